@@ -1,0 +1,381 @@
+"""Load and validate the YAML config: strict, every problem reported at once, secrets wrapped."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from exporter import signing
+
+ACCOUNT_TYPES = ("UNIFIED", "CONTRACT", "SPOT")
+
+ENDPOINTS = {
+    "mainnet": "https://api.bybit.com",
+    "bytick": "https://api.bytick.com",
+    "testnet": "https://api-testnet.bybit.com",
+    "demo": "https://api-demo.bybit.com",
+    "nl": "https://api.bybit.nl",
+    "tr": "https://api.bybit.tr",
+    "kz": "https://api.bybit.kz",
+    "ge": "https://api.bybitgeorgia.ge",
+    "ae": "https://api.bybit.ae",
+    "eu": "https://api.bybit.eu",
+    "id": "https://api.bybit.id",
+    "jp": "https://api.manepa.jp",
+}
+
+DEFAULTS = {"poll_interval": 30.0, "timeout": 10.0, "stale_after": 300.0}
+TOP_KEYS = {"poll_interval", "timeout", "stale_after", "accounts"}
+ACCOUNT_KEYS = {
+    "name", "api_key", "api_secret", "api_secret_file", "rsa_private_key_file",
+    "account_types", "coins", "endpoint", "recv_window", "poll_interval",
+}
+CREDENTIAL_KEYS = ("api_secret", "api_secret_file", "rsa_private_key_file")
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_COIN = re.compile(r"^[A-Z0-9]+$")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_URL = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+
+
+class Secret:
+    """A string that never shows itself in repr, str, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    api_key: Secret
+    api_secret: Secret | None
+    rsa_private_key: Secret | None
+    account_types: tuple[str, ...]
+    coins: tuple[str, ...]
+    endpoint: str
+    recv_window_ms: int
+    poll_interval: float
+
+    @property
+    def key_type(self) -> str:
+        return "rsa" if self.rsa_private_key else "hmac"
+
+
+@dataclass(frozen=True)
+class Config:
+    accounts: tuple[Account, ...]
+    poll_interval: float = DEFAULTS["poll_interval"]
+    timeout: float = DEFAULTS["timeout"]
+    stale_after: float = DEFAULTS["stale_after"]
+
+
+class ConfigError(Exception):
+    """All problems found in one config, each a line naming its field."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def parse_duration(raw: Any) -> float:
+    """Seconds from a number or a string such as 500ms, 30s, 5m, 1h, 1m30s."""
+    if isinstance(raw, bool):
+        raise ValueError("must be a duration such as 30s, 5m or a number of seconds")
+    if isinstance(raw, (int, float)):
+        seconds = float(raw)
+    elif isinstance(raw, str) and raw and _DURATION_PART.sub("", raw.strip()) == "":
+        parts = _DURATION_PART.findall(raw.strip())
+        seconds = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in parts)
+    else:
+        raise ValueError("must be a duration such as 30s, 5m or a number of seconds")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError("must be greater than zero")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    return f"{seconds:g}s"
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key written twice in one mapping."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_file(path: str | os.PathLike, environ: dict[str, str] | None = None) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"config.file: cannot read {path}: {_os_reason(exc)}"]) from None
+    return load_text(text, base_dir=path.parent,
+                     environ=os.environ if environ is None else environ)
+
+
+def load_text(text: str, base_dir: Path = Path("."),
+              environ: dict[str, str] | None = None) -> Config:
+    try:
+        raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a strict SafeLoader
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"config: not valid YAML: {_yaml_reason(exc)}"]) from None
+    return build(raw, base_dir, os.environ if environ is None else environ)
+
+
+def build(raw: Any, base_dir: Path, environ: dict[str, str]) -> Config:
+    checker = _Checker(base_dir, environ)
+    config = checker.config(raw)
+    if checker.problems:
+        raise ConfigError(checker.problems)
+    return config
+
+
+@dataclass
+class _Checker:
+    base_dir: Path
+    environ: dict[str, str]
+    problems: list[str] = field(default_factory=list)
+
+    def fail(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def config(self, raw: Any) -> Config | None:
+        if not isinstance(raw, dict):
+            self.fail("config", "must be a mapping with an 'accounts' list")
+            return None
+        self.unknown_keys(raw, TOP_KEYS, "config")
+        durations = {key: self.duration(raw, key, key, DEFAULTS[key]) for key in DEFAULTS}
+        accounts = self.accounts(raw.get("accounts"), durations["poll_interval"])
+        for account in accounts:
+            if account.poll_interval > durations["stale_after"]:
+                self.fail("stale_after", f"({format_duration(durations['stale_after'])}) must be "
+                          f"at least the poll_interval of account {account.name} "
+                          f"({format_duration(account.poll_interval)})")
+        if self.problems:
+            return None
+        return Config(accounts=tuple(accounts), **durations)
+
+    def unknown_keys(self, raw: dict, allowed: set[str], where: str) -> None:
+        for key in raw:
+            if key not in allowed:
+                self.fail(f"{where}.{key}" if where != "config" else str(key),
+                          f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+    def duration(self, raw: dict, key: str, where: str, default: float) -> float:
+        if raw.get(key) is None:
+            return default
+        try:
+            return parse_duration(raw[key])
+        except ValueError as exc:
+            self.fail(where, f"{exc} (got {raw[key]!r})")
+            return default
+
+    def accounts(self, raw: Any, default_interval: float) -> list[Account]:
+        if not isinstance(raw, list) or not raw:
+            self.fail("accounts", "must be a non-empty list of accounts")
+            return []
+        accounts, seen = [], set()
+        for index, item in enumerate(raw):
+            account = self.account(item, f"accounts[{index}]", default_interval)
+            if account is None:
+                continue
+            if account.name in seen:
+                self.fail(f"accounts[{index}].name", f"duplicate account name {account.name!r}")
+            seen.add(account.name)
+            accounts.append(account)
+        return accounts
+
+    def account(self, raw: Any, where: str, default_interval: float) -> Account | None:
+        if not isinstance(raw, dict):
+            self.fail(where, "must be a mapping")
+            return None
+        before = len(self.problems)
+        self.unknown_keys(raw, ACCOUNT_KEYS, where)
+        name = self.name(raw.get("name"), f"{where}.name")
+        api_key = self.required_string(raw, "api_key", where)
+        api_secret, rsa_key = self.credential(raw, where)
+        account = Account(
+            name=name or "",
+            api_key=Secret(api_key or ""),
+            api_secret=api_secret,
+            rsa_private_key=rsa_key,
+            account_types=self.account_types(raw.get("account_types"), f"{where}.account_types"),
+            coins=self.coins(raw.get("coins"), f"{where}.coins"),
+            endpoint=self.endpoint(raw.get("endpoint"), f"{where}.endpoint"),
+            recv_window_ms=self.recv_window(raw.get("recv_window"), f"{where}.recv_window"),
+            poll_interval=self.duration(raw, "poll_interval", f"{where}.poll_interval",
+                                        default_interval),
+        )
+        return account if len(self.problems) == before else None
+
+    def name(self, raw: Any, where: str) -> str | None:
+        if not isinstance(raw, str) or not _NAME.match(raw):
+            self.fail(where, "required: letters, digits, '_', '.' or '-'")
+            return None
+        return raw
+
+    def expand(self, value: str, where: str) -> str | None:
+        """Replace ${VAR} with the environment's value; an unset variable is a problem."""
+        missing = [m for m in _ENV_REF.findall(value) if m not in self.environ]
+        if missing:
+            self.fail(where, f"environment variable {missing[0]} is not set")
+            return None
+        return _ENV_REF.sub(lambda m: self.environ[m.group(1)], value)
+
+    def required_string(self, raw: dict, key: str, where: str) -> str | None:
+        value = raw.get(key)
+        if not isinstance(value, str) or not value.strip():
+            self.fail(f"{where}.{key}", "required: a non-empty string")
+            return None
+        expanded = self.expand(value, f"{where}.{key}")
+        if expanded is not None and not expanded.strip():
+            self.fail(f"{where}.{key}", "is empty after environment substitution")
+            return None
+        return expanded.strip() if expanded else None
+
+    def credential(self, raw: dict, where: str) -> tuple[Secret | None, Secret | None]:
+        given = [key for key in CREDENTIAL_KEYS if raw.get(key) is not None]
+        if len(given) != 1:
+            self.fail(where, "set exactly one of api_secret, api_secret_file, rsa_private_key_file"
+                      + (f" (got {', '.join(given)})" if given else ""))
+            return None, None
+        key = given[0]
+        if key == "api_secret":
+            value = self.required_string(raw, key, where)
+            return (Secret(value) if value else None), None
+        path = self.required_string(raw, key, where)
+        if path is None:
+            return None, None
+        text = self.read_secret_file(path, f"{where}.{key}")
+        if text is None:
+            return None, None
+        if key == "api_secret_file":
+            return Secret(text.strip()), None
+        return None, self.rsa_key(text, f"{where}.{key}")
+
+    def read_secret_file(self, path: str, where: str) -> str | None:
+        full = self.base_dir / os.path.expanduser(path)
+        try:
+            text = full.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.fail(where, f"cannot read {full}: {_os_reason(exc)}")
+            return None
+        if not text.strip():
+            self.fail(where, f"{full} is empty")
+            return None
+        return text
+
+    def rsa_key(self, pem: str, where: str) -> Secret | None:
+        try:
+            signing.load_rsa_private_key(pem)
+        except ValueError as exc:
+            self.fail(where, str(exc))
+            return None
+        return Secret(pem)
+
+    def account_types(self, raw: Any, where: str) -> tuple[str, ...]:
+        if raw is None:
+            return ("UNIFIED",)
+        return self.unique_strings(raw, where, lambda v: v in ACCOUNT_TYPES,
+                                   f"one of {', '.join(ACCOUNT_TYPES)}", allow_empty=False)
+
+    def coins(self, raw: Any, where: str) -> tuple[str, ...]:
+        if raw is None:
+            return ()
+        if isinstance(raw, list):
+            raw = [c.upper() if isinstance(c, str) else c for c in raw]
+        return self.unique_strings(raw, where, lambda v: bool(_COIN.match(v)),
+                                   "a coin symbol of letters and digits", allow_empty=False)
+
+    def unique_strings(self, raw: Any, where: str, valid: Callable[[str], bool],
+                       expected: str, allow_empty: bool) -> tuple[str, ...]:
+        if not isinstance(raw, list) or (not raw and not allow_empty):
+            self.fail(where, "must be a non-empty list")
+            return ()
+        for index, value in enumerate(raw):
+            if not isinstance(value, str) or not valid(value):
+                self.fail(f"{where}[{index}]", f"must be {expected} (got {value!r})")
+            elif raw.index(value) != index:
+                self.fail(f"{where}[{index}]", f"duplicate {value!r}")
+        return tuple(raw)
+
+    def endpoint(self, raw: Any, where: str) -> str:
+        if raw is None:
+            return ENDPOINTS["mainnet"]
+        if isinstance(raw, str) and raw in ENDPOINTS:
+            return ENDPOINTS[raw]
+        if isinstance(raw, str) and _URL.match(raw.rstrip("/")):
+            return raw.rstrip("/")
+        self.fail(where, f"must be one of {', '.join(ENDPOINTS)} or an http(s)://host[:port] URL"
+                  f" (got {raw!r})")
+        return ""
+
+    def recv_window(self, raw: Any, where: str) -> int:
+        if raw is None:
+            return 5000
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 60000:
+            self.fail(where, f"must be a whole number of milliseconds from 1 to 60000 (got {raw!r})")
+            return 5000
+        return raw
+
+
+def summary(config: Config) -> str:
+    """A human summary for --config.check: no secret, not even its length."""
+    lines = [f"poll_interval={format_duration(config.poll_interval)} "
+             f"timeout={format_duration(config.timeout)} "
+             f"stale_after={format_duration(config.stale_after)}",
+             f"{len(config.accounts)} account(s):"]
+    for account in config.accounts:
+        coins = ",".join(account.coins) or "all"
+        lines.append(f"  {account.name}: types={','.join(account.account_types)} coins={coins} "
+                     f"endpoint={account.endpoint} key={account.key_type} "
+                     f"poll_interval={format_duration(account.poll_interval)} "
+                     f"recv_window={account.recv_window_ms}ms")
+    return "\n".join(lines)
+
+
+def _os_reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or type(exc).__name__
+
+
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{problem} at line {mark.line + 1}" if mark else problem

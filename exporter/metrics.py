@@ -1,0 +1,90 @@
+"""The Prometheus side: a custom collector that builds fresh families from the store's states
+on every scrape, so a coin or an account that is gone is gone from /metrics too."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from prometheus_client import CollectorRegistry, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from exporter import __version__
+from exporter.bybit import REASONS
+from exporter.store import Store, TargetState
+from exporter.translate import ACCOUNT_FIELDS, COIN_FIELDS, COIN_FLAGS
+
+TARGET_LABELS = ["account", "account_type"]
+COIN_LABELS = ["account", "account_type", "coin"]
+
+
+class BybitCollector:
+    def __init__(self, store: Store, version: str = __version__):
+        self.store = store
+        self.version = version
+
+    def describe(self) -> list[Metric]:
+        return []  # registration must not trigger a collect()
+
+    def collect(self) -> Iterator[Metric]:
+        states = sorted(self.store.states(), key=lambda s: (s.account, s.account_type))
+        now = self.store.clock()
+        fresh = [(s, s.fresh_snapshot(now, self.store.stale_after)) for s in states]
+        fresh = [(s, snap) for s, snap in fresh if snap is not None]
+        yield from self._account_families(fresh)
+        yield from self._coin_families(fresh)
+        yield from self._health_families(states)
+
+    def _account_families(self, fresh) -> Iterator[Metric]:
+        for _, metric, help_text in ACCOUNT_FIELDS:
+            family = GaugeMetricFamily(metric, help_text, labels=TARGET_LABELS)
+            for state, snapshot in fresh:
+                value = snapshot.totals.get(metric)
+                if value is not None:
+                    family.add_metric([state.account, state.account_type], value)
+            yield family
+
+    def _coin_families(self, fresh) -> Iterator[Metric]:
+        for _, metric, help_text in COIN_FIELDS + COIN_FLAGS:
+            family = GaugeMetricFamily(metric, help_text, labels=COIN_LABELS)
+            for state, snapshot in fresh:
+                for coin in sorted(snapshot.coins):
+                    value = snapshot.coins[coin].get(metric)
+                    if value is not None:
+                        family.add_metric([state.account, state.account_type, coin], value)
+            yield family
+
+    def _health_families(self, states: list[TargetState]) -> Iterator[Metric]:
+        up = GaugeMetricFamily("bybit_up", "1 if the last poll of this account type succeeded.",
+                               labels=TARGET_LABELS)
+        last = GaugeMetricFamily("bybit_last_success_timestamp_seconds",
+                                 "Unix time of the last successful poll.", labels=TARGET_LABELS)
+        duration = GaugeMetricFamily("bybit_poll_duration_seconds",
+                                     "Duration of the last poll, in seconds.", labels=TARGET_LABELS)
+        errors = CounterMetricFamily("bybit_poll_errors", "Failed polls, by reason.",
+                                     labels=TARGET_LABELS + ["reason"])
+        remaining = GaugeMetricFamily(
+            "bybit_rate_limit_remaining",
+            "Requests left in Bybit's per-UID rate limit window (X-Bapi-Limit-Status).",
+            labels=TARGET_LABELS)
+        for state in states:
+            labels = [state.account, state.account_type]
+            up.add_metric(labels, 1.0 if state.up else 0.0)
+            if state.last_success is not None:
+                last.add_metric(labels, state.last_success)
+            if state.poll_duration is not None:
+                duration.add_metric(labels, state.poll_duration)
+            for reason in REASONS:
+                errors.add_metric(labels + [reason], state.errors[reason])
+            if state.rate_limit_remaining is not None:
+                remaining.add_metric(labels, state.rate_limit_remaining)
+        info = GaugeMetricFamily("bybit_exporter_build_info",
+                                 "Version of the exporter; always 1.", labels=["version"])
+        info.add_metric([self.version], 1.0)
+        yield from (up, last, duration, errors, remaining, info)
+
+
+def build_registry(store: Store) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(BybitCollector(store))
+    ProcessCollector(registry=registry)  # process_* series: memory, CPU, open files
+    return registry

@@ -1,0 +1,90 @@
+"""The latest poll outcome of every (account, account_type): written by polls, read by scrapes."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping
+
+from exporter.bybit import REASONS
+from exporter.translate import Snapshot
+
+Target = tuple[str, str]  # (account name, account type)
+
+
+def _zero_errors() -> Mapping[str, int]:
+    return {reason: 0 for reason in REASONS}
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """Immutable: every update makes a new one, so readers never see a half-written state."""
+
+    account: str
+    account_type: str
+    snapshot: Snapshot | None = None
+    last_success: float | None = None
+    up: bool = False
+    attempted: bool = False
+    poll_duration: float | None = None
+    errors: Mapping[str, int] = field(default_factory=_zero_errors)
+    rate_limit_remaining: int | None = None
+
+    def fresh_snapshot(self, now: float, stale_after: float) -> Snapshot | None:
+        """The last good values, unless older than `stale_after`."""
+        if self.snapshot is None or self.last_success is None:
+            return None
+        return self.snapshot if now - self.last_success <= stale_after else None
+
+
+class Store:
+    def __init__(self, stale_after: float, clock: Callable[[], float] = time.time):
+        self.stale_after = stale_after
+        self.clock = clock
+        self._states: dict[Target, TargetState] = {}
+        self._lock = threading.Lock()
+        self.version = 0  # bumped on every change; lets renderers cache
+
+    def set_targets(self, targets: Iterable[Target]) -> None:
+        """Track exactly these targets: new ones start empty, missing ones are forgotten."""
+        wanted = list(targets)
+        with self._lock:
+            kept = {t: self._states.get(t) or TargetState(*t) for t in wanted}
+            self._states = kept
+            self.version += 1
+
+    def record_success(self, target: Target, snapshot: Snapshot, duration: float,
+                       rate_limit_remaining: int | None) -> None:
+        self._update(target, snapshot=snapshot, last_success=self.clock(), up=True,
+                     attempted=True, poll_duration=duration,
+                     rate_limit_remaining=rate_limit_remaining)
+
+    def record_failure(self, target: Target, reason: str, duration: float | None) -> None:
+        with self._lock:
+            state = self._states.get(target)
+            if state is None:
+                return
+            errors = dict(state.errors)
+            errors[reason] += 1
+            self._replace(target, state, up=False, attempted=True, errors=errors,
+                          poll_duration=duration if duration is not None else state.poll_duration)
+
+    def states(self) -> list[TargetState]:
+        with self._lock:
+            return list(self._states.values())
+
+    def ready(self) -> bool:
+        with self._lock:
+            return all(state.attempted for state in self._states.values())
+
+    def _update(self, target: Target, **changes) -> None:
+        with self._lock:
+            state = self._states.get(target)
+            if state is not None:
+                self._replace(target, state, **changes)
+
+    def _replace(self, target: Target, state: TargetState, **changes) -> None:
+        self._states[target] = dataclasses.replace(state, **changes)
+        self.version += 1
