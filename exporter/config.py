@@ -108,9 +108,12 @@ def parse_duration(raw: Any) -> float:
         raise ValueError("must be a duration such as 30s, 5m or a number of seconds")
     if isinstance(raw, (int, float)):
         seconds = float(raw)
-    elif isinstance(raw, str) and raw and _DURATION_PART.sub("", raw.strip()) == "":
-        parts = _DURATION_PART.findall(raw.strip())
+    elif isinstance(raw, str) and _DURATION_PART.sub("", raw.strip().lstrip("-")) == "" \
+            and raw.strip().lstrip("-"):
+        text = raw.strip()
+        parts = _DURATION_PART.findall(text)
         seconds = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in parts)
+        seconds = -seconds if text.startswith("-") else seconds
     else:
         raise ValueError("must be a duration such as 30s, 5m or a number of seconds")
     if not math.isfinite(seconds) or seconds <= 0:

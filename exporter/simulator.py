@@ -46,6 +46,7 @@ class BybitSimulator:
     def __init__(self, accounts: list[SimAccount], host: str = "127.0.0.1", port: int = 0):
         self.accounts = {a.api_key: a for a in accounts}
         self.clock_offset_ms = 0  # the server's clock minus the real one
+        self.ret_codes: collections.Counter[int] = collections.Counter()  # every answer's retCode
         self.started = time.monotonic()
         self._uid_calls: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
@@ -60,8 +61,8 @@ class BybitSimulator:
         return f"http://{host}:{port}"
 
     def start(self) -> "BybitSimulator":
-        self._thread = threading.Thread(target=self.server.serve_forever, name="simulator",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                        name="simulator", daemon=True)
         self._thread.start()
         return self
 
@@ -159,6 +160,7 @@ class _SimHandler(BaseHTTPRequestHandler):
         return account, None
 
     def _json(self, body: dict, headers: dict[str, str] | None = None) -> None:
+        self.sim.ret_codes[body["retCode"]] += 1
         self._raw(200, json.dumps(body).encode(), "application/json", headers)
 
     def _raw(self, status: int, body: bytes, content_type: str,

@@ -1,0 +1,84 @@
+"""The command line as a user meets it: flags, env fallbacks, exit codes, one line per problem."""
+
+import socket
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+GOOD = "accounts:\n  - name: main\n    api_key: k\n    api_secret: ${THE_SECRET}\n"
+
+
+def run(*args, env=None, timeout=20):
+    full_env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "exporter", *args], cwd=REPO, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_version():
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.startswith("bybit-exporter 0.1.0")
+
+
+def test_help_documents_every_env_fallback():
+    out = run("--help").stdout
+    for env in ("BYBIT_EXPORTER_CONFIG_FILE", "BYBIT_EXPORTER_WEB_LISTEN_ADDRESS",
+                "BYBIT_EXPORTER_LOG_LEVEL", "BYBIT_EXPORTER_LOG_FORMAT",
+                "BYBIT_EXPORTER_CONFIG_CHECK", "BYBIT_EXPORTER_DEMO"):
+        assert env in out
+
+
+def test_config_check_prints_a_summary_without_secrets(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD)
+    result = run("--config.check", "--config.file", str(path), env={"THE_SECRET": "hunter2hunter2"})
+    assert result.returncode == 0, result.stderr
+    assert "main: types=UNIFIED" in result.stdout
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_config_file_from_the_environment(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD)
+    result = run("--config.check", env={"BYBIT_EXPORTER_CONFIG_FILE": str(path),
+                                        "THE_SECRET": "x"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_bad_config_exits_2_with_one_line_per_problem_and_no_traceback(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("timeout: never\naccounts:\n  - {name: a, api_key: k}\n")
+    result = run("--config.check", "--config.file", str(path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        "bybit-exporter: config error: timeout: must be a duration such as 30s, 5m or a number "
+        "of seconds (got 'never')",
+        "bybit-exporter: config error: accounts[0]: set exactly one of api_secret, "
+        "api_secret_file, rsa_private_key_file",
+    ]
+    missing = run("--config.file", str(tmp_path / "missing.yaml"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert missing.stderr.startswith("bybit-exporter: config error: config.file: cannot read")
+
+
+def test_bad_flags_exit_2_with_one_clear_line():
+    for args, words in [(["--log.level", "loud"], "--log.level: must be one of"),
+                        (["--web.listen-address", "nohost"], "--web.listen-address: must be"),
+                        (["--no-such-flag"], "unrecognized arguments")]:
+        result = run(*args)
+        assert result.returncode == 2, args
+        assert len(result.stderr.strip().splitlines()) == 1 and words in result.stderr
+
+
+def test_busy_port_is_one_line_exit_1(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("--config.file", str(path), "--web.listen-address", f"127.0.0.1:{port}",
+                     env={"THE_SECRET": "x"})
+    assert result.returncode == 1
+    assert "cannot listen on 127.0.0.1" in result.stderr and "Traceback" not in result.stderr

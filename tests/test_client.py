@@ -1,0 +1,107 @@
+"""The Bybit client against the simulated Bybit over real HTTP: signing, clock, classification."""
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from exporter.budget import RequestBudget
+from exporter.bybit import BybitClient, PollError, ServerClock
+from exporter.config import Account, Secret
+from exporter.simulator import SimAccount
+from tests.conftest import free_port, unified_account
+
+
+def make_client(endpoint, key="K1", secret="S1", coins=(), rsa_pem=None, types=("UNIFIED",),
+                timeout=5.0):
+    account = Account(name="a", api_key=Secret(key), api_secret=None if rsa_pem else Secret(secret),
+                      rsa_private_key=Secret(rsa_pem) if rsa_pem else None, account_types=types,
+                      coins=tuple(coins), endpoint=endpoint, recv_window_ms=5000, poll_interval=1.0)
+    budget = RequestBudget()
+    return BybitClient(account, ServerClock(endpoint, timeout, budget), budget, timeout)
+
+
+def coin_names(response):
+    return [c["coin"] for c in response.payload["result"]["list"][0]["coin"]]
+
+
+def test_signed_request_with_a_coin_filter_sends_the_comma_it_signed(simulator):
+    sim_account = unified_account("K1", "S1")
+    sim = simulator([sim_account])
+    response = make_client(sim.url, coins=("BTC", "USDT")).wallet_balance("UNIFIED")
+    assert sim_account.queries == ["accountType=UNIFIED&coin=BTC,USDT"]
+    assert coin_names(response) == ["BTC", "USDT"]
+    assert response.rate_limit_remaining == 49
+
+
+def test_rsa_key_is_accepted_by_a_server_holding_the_public_half(simulator):
+    key = rsa.generate_private_key(65537, 2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    sim_account = unified_account("RSAKEY", "unused")
+    sim_account.secret, sim_account.rsa_public_pem = None, public
+    sim = simulator([sim_account])
+    assert coin_names(make_client(sim.url, key="RSAKEY", rsa_pem=private).wallet_balance("UNIFIED"))
+
+
+@pytest.mark.parametrize("key, secret, code", [("UNKNOWN", "S1", 10003), ("K1", "wrong", 10004)])
+def test_bad_credentials_are_auth_errors_and_the_key_is_not_echoed(simulator, key, secret, code):
+    sim = simulator([unified_account("K1", "S1")])
+    with pytest.raises(PollError) as caught:
+        make_client(sim.url, key=key, secret=secret).wallet_balance("UNIFIED")
+    assert (caught.value.reason, caught.value.ret_code) == ("auth", code)
+    assert key not in caught.value.message and secret not in caught.value.message
+
+
+def test_revoked_key(simulator):
+    account = unified_account("K1", "S1")
+    sim = simulator([account])
+    client = make_client(sim.url)
+    client.wallet_balance("UNIFIED")
+    account.revoked = True
+    with pytest.raises(PollError) as caught:
+        client.wallet_balance("UNIFIED")
+    assert (caught.value.reason, caught.value.ret_code) == ("auth", 10003)
+
+
+@pytest.mark.parametrize("offset_ms", [8000, -3000, -60000])
+def test_clock_skew_is_measured_and_corrected_on_10002(simulator, offset_ms):
+    sim = simulator([unified_account("K1", "S1")])
+    client = make_client(sim.url)
+    client.wallet_balance("UNIFIED")  # synced while the clocks agree
+    sim.clock_offset_ms = offset_ms
+    client.wallet_balance("UNIFIED")  # refused once with 10002, resynced, then accepted
+    assert abs(client.clock.offset_ms - offset_ms) < 500
+
+
+def test_an_account_type_the_account_lacks_is_an_api_error(simulator):
+    sim = simulator([unified_account("K1", "S1")])
+    with pytest.raises(PollError) as caught:
+        make_client(sim.url).wallet_balance("CONTRACT")
+    assert (caught.value.reason, caught.value.ret_code) == ("api", 10001)
+    assert "only support UNIFIED" in caught.value.message
+
+
+def test_per_uid_rate_limit_is_classified_with_a_retry_time(simulator):
+    sim = simulator([unified_account("K1", "S1")])
+    client = make_client(sim.url)
+    with pytest.raises(PollError) as caught:
+        for _ in range(60):
+            client.wallet_balance("UNIFIED")
+    assert (caught.value.reason, caught.value.ret_code) == ("rate_limit", 10006)
+    assert 0 <= caught.value.retry_after <= 1.5
+
+
+def test_connection_refused_is_a_network_error():
+    with pytest.raises(PollError) as caught:
+        make_client(f"http://127.0.0.1:{free_port()}").wallet_balance("UNIFIED")
+    assert caught.value.reason == "network"
+    assert caught.value.message == "Connection refused"
+
+
+def test_wrong_path_is_an_http_error(simulator):
+    sim = simulator([SimAccount(api_key="K1", secret="S1", wallets={})])
+    with pytest.raises(PollError) as caught:
+        make_client(sim.url + "/nope").wallet_balance("UNIFIED")
+    assert (caught.value.reason, caught.value.message) == ("http", "HTTP 404")
