@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import logging
 import socket
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ LANDING_PAGE = b"""<!DOCTYPE html>
 
 @dataclass
 class WebApp:
-    render_metrics: Callable[[], bytes]
+    render_metrics: Callable[[bool], bytes]  # gzip wanted -> body
     ready: Callable[[], bool]
 
 
@@ -56,16 +55,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"Not found\n")
 
     def _metrics(self) -> None:
+        wants_gzip = "gzip" in self.headers.get("Accept-Encoding", "")
         try:
-            body = self.app.render_metrics()
+            body = self.app.render_metrics(wants_gzip)
         except Exception:
             log.exception("rendering /metrics failed")
             self._send(500, b"Internal error while rendering metrics\n")
             return
-        encoding = None
-        if "gzip" in self.headers.get("Accept-Encoding", ""):
-            body, encoding = gzip.compress(body, compresslevel=1), "gzip"
-        self._send(200, body, METRICS_CONTENT_TYPE, encoding)
+        self._send(200, body, METRICS_CONTENT_TYPE, "gzip" if wants_gzip else None)
 
     def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8",
               encoding: str | None = None) -> None:

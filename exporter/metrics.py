@@ -1,5 +1,7 @@
-"""The Prometheus side: a custom collector that builds fresh families from the store's states
-on every scrape, so a coin or an account that is gone is gone from /metrics too."""
+"""The stock prometheus_client path: a custom collector that builds fresh families from the
+store's states on every scrape. /metrics is served by the faster `exposition` module, which
+must give the same samples; this collector is the reference it is tested and benchmarked
+against."""
 
 from __future__ import annotations
 
@@ -86,5 +88,11 @@ class BybitCollector:
 def build_registry(store: Store) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(BybitCollector(store))
-    ProcessCollector(registry=registry)  # process_* series: memory, CPU, open files
+    return registry
+
+
+def process_registry() -> CollectorRegistry:
+    """process_* series: memory, CPU, open files."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
     return registry

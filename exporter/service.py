@@ -8,6 +8,7 @@ import threading
 from prometheus_client import generate_latest
 
 from exporter import http, metrics, scheduling
+from exporter.exposition import FastExposition, render_target
 from exporter.budget import RequestBudget
 from exporter.bybit import BybitClient, ServerClock
 from exporter.collection import AccountPoller
@@ -21,15 +22,16 @@ class Exporter:
     def __init__(self, config: Config, budget: RequestBudget | None = None):
         self.config = config
         self.budget = budget or RequestBudget()
-        self.store = Store(config.stale_after)
-        self.registry = metrics.build_registry(self.store)
+        self.store = Store(config.stale_after, render=render_target)
+        process = metrics.process_registry()
+        self.exposition = FastExposition(self.store, extra=lambda: generate_latest(process))
         self.scheduler = scheduling.PollScheduler(scheduling.worker_count(len(config.accounts)))
         self.clocks: dict[str, ServerClock] = {}
         self.clients: dict[str, BybitClient] = {}
         self.server: http.MetricsServer | None = None
 
-    def render_metrics(self) -> bytes:
-        return generate_latest(self.registry)
+    def render_metrics(self, gzip: bool) -> bytes:
+        return self.exposition.render(gzip)
 
     def listen(self, host: str, port: int) -> tuple[str, int]:
         app = http.WebApp(render_metrics=self.render_metrics, ready=self.store.ready)

@@ -6,7 +6,7 @@ import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from exporter.bybit import REASONS
 from exporter.translate import Snapshot
@@ -31,6 +31,7 @@ class TargetState:
     poll_duration: float | None = None
     errors: Mapping[str, int] = field(default_factory=_zero_errors)
     rate_limit_remaining: int | None = None
+    rendered: Any = field(default=None, compare=False, repr=False)  # see Store(render=...)
 
     def fresh_snapshot(self, now: float, stale_after: float) -> Snapshot | None:
         """The last good values, unless older than `stale_after`."""
@@ -40,9 +41,14 @@ class TargetState:
 
 
 class Store:
-    def __init__(self, stale_after: float, clock: Callable[[], float] = time.time):
+    """Thread-safe. `render`, if given, derives a state's exposition when the state is written
+    (in the polling thread), so that scrapes only read."""
+
+    def __init__(self, stale_after: float, clock: Callable[[], float] = time.time,
+                 render: Callable[[TargetState], Any] | None = None):
         self.stale_after = stale_after
         self.clock = clock
+        self.render = render
         self._states: dict[Target, TargetState] = {}
         self._lock = threading.Lock()
         self.version = 0  # bumped on every change; lets renderers cache
@@ -51,25 +57,26 @@ class Store:
         """Track exactly these targets: new ones start empty, missing ones are forgotten."""
         wanted = list(targets)
         with self._lock:
-            kept = {t: self._states.get(t) or TargetState(*t) for t in wanted}
-            self._states = kept
+            self._states = {t: self._states.get(t) or self._rendered(TargetState(*t))
+                            for t in wanted}
             self.version += 1
 
     def record_success(self, target: Target, snapshot: Snapshot, duration: float,
                        rate_limit_remaining: int | None) -> None:
-        self._update(target, snapshot=snapshot, last_success=self.clock(), up=True,
-                     attempted=True, poll_duration=duration,
-                     rate_limit_remaining=rate_limit_remaining)
+        now = self.clock()
+        self._update(target, lambda state: dataclasses.replace(
+            state, snapshot=snapshot, last_success=now, up=True, attempted=True,
+            poll_duration=duration, rate_limit_remaining=rate_limit_remaining))
 
     def record_failure(self, target: Target, reason: str, duration: float | None) -> None:
-        with self._lock:
-            state = self._states.get(target)
-            if state is None:
-                return
+        def failed(state: TargetState) -> TargetState:
             errors = dict(state.errors)
             errors[reason] += 1
-            self._replace(target, state, up=False, attempted=True, errors=errors,
-                          poll_duration=duration if duration is not None else state.poll_duration)
+            return dataclasses.replace(
+                state, up=False, attempted=True, errors=errors,
+                poll_duration=duration if duration is not None else state.poll_duration)
+
+        self._update(target, failed)
 
     def states(self) -> list[TargetState]:
         with self._lock:
@@ -79,12 +86,20 @@ class Store:
         with self._lock:
             return all(state.attempted for state in self._states.values())
 
-    def _update(self, target: Target, **changes) -> None:
+    def _update(self, target: Target, change: Callable[[TargetState], TargetState]) -> None:
+        # Updates of one target come from one poll job at a time, so the state read here is
+        # still current when written back, unless the target was removed (config reload).
         with self._lock:
             state = self._states.get(target)
-            if state is not None:
-                self._replace(target, state, **changes)
+        if state is None:
+            return
+        new_state = self._rendered(change(state))
+        with self._lock:
+            if self._states.get(target) is state:
+                self._states[target] = new_state
+                self.version += 1
 
-    def _replace(self, target: Target, state: TargetState, **changes) -> None:
-        self._states[target] = dataclasses.replace(state, **changes)
-        self.version += 1
+    def _rendered(self, state: TargetState) -> TargetState:
+        if self.render is None:
+            return state
+        return dataclasses.replace(state, rendered=self.render(state))
