@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 # Bybit bans an IP for at least 10 minutes past 600 requests in 5 s; keep a wide margin.
 MAX_REQUESTS = 400
@@ -17,36 +18,52 @@ class BudgetClosed(Exception):
 
 
 class RequestBudget:
-    """Blocks callers so that no sliding window of `window` seconds holds more than `limit`."""
+    """At most `limit` requests in any `window` seconds, as Bybit counts them.
+
+    A slot is held while its request is in flight and for `window` seconds after it finished.
+    Bybit sees a request some time between our send and our receipt, so two requests that reuse
+    one slot always reach Bybit more than `window` apart, however the network delays them.
+    """
 
     def __init__(self, limit: int = MAX_REQUESTS, window: float = WINDOW_SECONDS,
                  clock: Callable[[], float] = time.monotonic):
         self.limit = limit
         self.window = window
         self._clock = clock
-        self._sent: collections.deque[float] = collections.deque()
-        self._lock = threading.Lock()
-        self._closed = threading.Event()
+        self._in_flight = 0
+        self._finished: collections.deque[float] = collections.deque()
+        self._closed = False
+        self._cond = threading.Condition()
 
-    def acquire(self) -> None:
-        while True:
-            wait = self._try_acquire()
-            if wait is None:
-                return
-            if self._closed.wait(wait):
-                raise BudgetClosed()
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        self._acquire()
+        try:
+            yield
+        finally:
+            self._release()
 
-    def _try_acquire(self) -> float | None:
-        with self._lock:
-            if self._closed.is_set():
-                raise BudgetClosed()
-            now = self._clock()
-            while self._sent and now - self._sent[0] >= self.window:
-                self._sent.popleft()
-            if len(self._sent) < self.limit:
-                self._sent.append(now)
-                return None
-            return max(self.window - (now - self._sent[0]), 0.001)
+    def _acquire(self) -> None:
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise BudgetClosed()
+                now = self._clock()
+                while self._finished and now - self._finished[0] >= self.window:
+                    self._finished.popleft()
+                if self._in_flight + len(self._finished) < self.limit:
+                    self._in_flight += 1
+                    return
+                wait = self.window - (now - self._finished[0]) if self._finished else None
+                self._cond.wait(wait)
+
+    def _release(self) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            self._finished.append(self._clock())
+            self._cond.notify_all()
 
     def close(self) -> None:
-        self._closed.set()
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()

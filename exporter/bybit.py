@@ -61,19 +61,25 @@ class ServerClock:
     def now_ms(self) -> int:
         return int(time.time() * 1000) + self.offset_ms
 
-    def sync(self, session: requests.Session, unless_synced_after: float | None = None) -> None:
-        """Measure the offset; skip if another thread already did since `unless_synced_after`."""
+    def ensure_synced(self, session: requests.Session) -> None:
+        """Measure the offset once; threads arriving together wait for the first measurement."""
         with self._lock:
-            if unless_synced_after is not None and self.synced_at is not None \
-                    and self.synced_at > unless_synced_after:
-                return
-            self.budget.acquire()
+            if self.synced_at is None:
+                self._measure(session)
+
+    def resync(self, session: requests.Session, refused_at: float) -> None:
+        """Measure again, unless another thread already did after our request was refused."""
+        with self._lock:
+            if self.synced_at is None or self.synced_at <= refused_at:
+                self._measure(session)
+
+    def _measure(self, session: requests.Session) -> None:
+        with self.budget.slot():
             sent = time.time()
             payload, _ = _get(session, self.base_url + TIME_PATH, {}, self.timeout, "")
             received = time.time()
-            server_ms = _server_time_ms(payload)
-            self.offset_ms = server_ms - int((sent + received) * 500)
-            self.synced_at = time.monotonic()
+        self.offset_ms = _server_time_ms(payload) - int((sent + received) * 500)
+        self.synced_at = time.monotonic()
 
 
 class BybitClient:
@@ -93,8 +99,7 @@ class BybitClient:
                       signing.hmac_signer(account.api_secret.reveal()))
 
     def wallet_balance(self, account_type: str) -> WalletResponse:
-        if self.clock.synced_at is None:
-            self._try_sync()
+        self._ensure_synced()
         query = f"accountType={account_type}"
         if self.account.coins:
             query += "&coin=" + ",".join(self.account.coins)
@@ -110,16 +115,16 @@ class BybitClient:
     def close(self) -> None:
         self.session.close()
 
-    def _try_sync(self) -> None:
+    def _ensure_synced(self) -> None:
         # A host without /v5/market/time still works if its clock is right; retry next poll.
         try:
-            self.clock.sync(self.session)
+            self.clock.ensure_synced(self.session)
         except PollError:
             pass
 
     def _resync(self, attempt_started: float) -> None:
         try:
-            self.clock.sync(self.session, unless_synced_after=attempt_started)
+            self.clock.resync(self.session, attempt_started)
         except PollError as exc:
             raise PollError("clock", f"timestamp refused and clock resync failed: {exc.message}",
                             10002) from None
@@ -135,10 +140,10 @@ class BybitClient:
                                                              recv_window, query)),
             "X-BAPI-SIGN-TYPE": "2",
         }
-        self.budget.acquire()
         # The URL is built by hand: the signature covers exactly the bytes after '?'.
-        payload, response_headers = _get(self.session, f"{self.account.endpoint}{path}?{query}",
-                                         headers, self.timeout, self._api_key)
+        with self.budget.slot():
+            payload, response_headers = _get(self.session, f"{self.account.endpoint}{path}?{query}",
+                                             headers, self.timeout, self._api_key)
         return WalletResponse(payload, _int_header(response_headers, "X-Bapi-Limit-Status"))
 
 

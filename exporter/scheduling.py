@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+
+log = logging.getLogger("exporter.scheduling")
 
 MAX_WORKERS = 32
 JITTER_FRACTION = 0.1
+FIRST_SUFFIX = "#first"
 
 
 def worker_count(accounts: int) -> int:
@@ -23,7 +29,9 @@ class PollScheduler:
         self._rng = rng or random.Random()
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(workers)},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            # max_instances 2: overlap is refused by our guard, which logs at debug level, not
+            # by APScheduler, which would warn at every interval while Bybit hangs.
+            job_defaults={"coalesce": True, "max_instances": 2, "misfire_grace_time": None},
             timezone=timezone.utc,
         )
 
@@ -32,21 +40,44 @@ class PollScheduler:
 
     def add(self, job_id: str, poll: Callable[[], None], interval: float) -> None:
         """Run `poll` now, then every `interval` seconds from a random phase, so that hundreds
-        of accounts spread over the interval instead of firing in the same second."""
+        of accounts spread over the interval instead of firing in the same second.
+
+        Two jobs: an interval job given an immediate first run would count its interval from
+        that run and lose the phase. A guard makes a run that finds the previous one still
+        going (the two jobs meeting, or a poll slower than its interval) skip quietly."""
+        poll = _skip_if_running(job_id, poll)
         now = datetime.now(timezone.utc)
         phase = timedelta(seconds=self._rng.uniform(0, interval))
         trigger = IntervalTrigger(seconds=interval, start_date=now + phase,
                                   jitter=interval * JITTER_FRACTION, timezone=timezone.utc)
-        self._scheduler.add_job(poll, trigger, id=job_id, name=job_id, next_run_time=now,
-                                replace_existing=True)
+        self._scheduler.add_job(poll, trigger, id=job_id, name=job_id, replace_existing=True)
+        self._scheduler.add_job(poll, DateTrigger(now, timezone.utc), id=job_id + FIRST_SUFFIX,
+                                name=job_id + FIRST_SUFFIX, replace_existing=True)
 
     def remove(self, job_id: str) -> None:
-        if self._scheduler.get_job(job_id):
-            self._scheduler.remove_job(job_id)
+        for job in (job_id, job_id + FIRST_SUFFIX):
+            if self._scheduler.get_job(job):
+                self._scheduler.remove_job(job)
 
     def job_ids(self) -> set[str]:
-        return {job.id for job in self._scheduler.get_jobs()}
+        return {job.id for job in self._scheduler.get_jobs() if not job.id.endswith(FIRST_SUFFIX)}
 
     def shutdown(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+
+
+def _skip_if_running(job_id: str, poll: Callable[[], None]) -> Callable[[], None]:
+    running = threading.Lock()
+
+    def guarded() -> None:
+        if not running.acquire(blocking=False):
+            log.debug("poll skipped: the previous one is still running",
+                      extra={"fields": {"account": job_id}})
+            return
+        try:
+            poll()
+        finally:
+            running.release()
+
+    return guarded

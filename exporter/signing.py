@@ -1,15 +1,14 @@
-"""Bybit V5 request signing: HMAC-SHA256 (hex) or RSA-SHA256 PKCS#1 v1.5 (base64)."""
+"""Bybit V5 request signing: HMAC-SHA256 (hex) or RSA-SHA256 PKCS#1 v1.5 (base64).
+
+`cryptography` is imported only when an RSA key is configured: it costs ~7 MB of memory.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-from typing import Callable
-
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from typing import Any, Callable
 
 Signer = Callable[[str], str]
 
@@ -27,8 +26,12 @@ def hmac_signer(secret: str) -> Signer:
     return sign
 
 
-def load_rsa_private_key(pem: str) -> rsa.RSAPrivateKey:
+def load_rsa_private_key(pem: str) -> Any:
     """Parse an unencrypted PEM RSA private key; ValueError with a message free of key bytes."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     try:
         key = serialization.load_pem_private_key(pem.encode(), password=None)
     except TypeError:
@@ -41,6 +44,9 @@ def load_rsa_private_key(pem: str) -> rsa.RSAPrivateKey:
 
 
 def rsa_signer(pem: str) -> Signer:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     key = load_rsa_private_key(pem)
 
     def sign(payload: str) -> str:
@@ -53,6 +59,8 @@ def rsa_signer(pem: str) -> Signer:
 def rsa_verify(public_pem: str, payload: str, signature_b64: str) -> bool:
     """Used by the simulator, which checks RSA signatures as Bybit does."""
     from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
 
     try:
         key = serialization.load_pem_public_key(public_pem.encode())

@@ -31,6 +31,7 @@ class SimAccount:
     secret: str | None = None
     rsa_public_pem: str | None = None
     revoked: bool = False
+    latency: float = 0.0  # seconds before each wallet-balance answer
     hidden_coins: set[str] = field(default_factory=set)
     requests: int = 0
     queries: list[str] = field(default_factory=list)
@@ -47,6 +48,7 @@ class BybitSimulator:
         self.accounts = {a.api_key: a for a in accounts}
         self.clock_offset_ms = 0  # the server's clock minus the real one
         self.ret_codes: collections.Counter[int] = collections.Counter()  # every answer's retCode
+        self.request_times: collections.deque[float] = collections.deque(maxlen=100_000)
         self.started = time.monotonic()
         self._uid_calls: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
@@ -113,7 +115,10 @@ class _SimHandler(BaseHTTPRequestHandler):
             self._raw(404, b"", "text/plain")
 
     def _wallet_balance(self, query: str) -> None:
+        self.sim.request_times.append(time.monotonic())
         account, error = self._authenticate(query)
+        if account is not None and account.latency:
+            time.sleep(account.latency)
         if error:
             self._json(error)
             return
