@@ -91,8 +91,7 @@ class BybitClient:
         self.clock = clock
         self.budget = budget
         self.timeout = timeout
-        self.session = session or requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
+        self.session = session or _session_for(account.endpoint)
         self._api_key = account.api_key.reveal()
         self._sign = (signing.rsa_signer(account.rsa_private_key.reveal())
                       if account.rsa_private_key else
@@ -145,6 +144,16 @@ class BybitClient:
             payload, response_headers = _get(self.session, f"{self.account.endpoint}{path}?{query}",
                                              headers, self.timeout, self._api_key)
         return WalletResponse(payload, _int_header(response_headers, "X-Bapi-Limit-Status"))
+
+
+def _session_for(endpoint: str) -> requests.Session:
+    """A session that reads proxy settings (HTTPS_PROXY, NO_PROXY) once, not on every request:
+    requests would otherwise scan the environment and ~/.netrc for each call."""
+    session = requests.Session()
+    session.proxies = requests.utils.get_environ_proxies(endpoint)
+    session.trust_env = False
+    session.headers["User-Agent"] = USER_AGENT
+    return session
 
 
 def _get(session: requests.Session, url: str, headers: dict[str, str], timeout: float,

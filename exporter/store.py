@@ -45,7 +45,7 @@ class Store:
     (in the polling thread), so that scrapes only read."""
 
     def __init__(self, stale_after: float, clock: Callable[[], float] = time.time,
-                 render: Callable[[TargetState], Any] | None = None):
+                 render: Callable[[TargetState, TargetState | None], Any] | None = None):
         self.stale_after = stale_after
         self.clock = clock
         self.render = render
@@ -57,7 +57,7 @@ class Store:
         """Track exactly these targets: new ones start empty, missing ones are forgotten."""
         wanted = list(targets)
         with self._lock:
-            self._states = {t: self._states.get(t) or self._rendered(TargetState(*t))
+            self._states = {t: self._states.get(t) or self._rendered(TargetState(*t), None)
                             for t in wanted}
             self.version += 1
 
@@ -93,13 +93,13 @@ class Store:
             state = self._states.get(target)
         if state is None:
             return
-        new_state = self._rendered(change(state))
+        new_state = self._rendered(change(state), state)
         with self._lock:
             if self._states.get(target) is state:
                 self._states[target] = new_state
                 self.version += 1
 
-    def _rendered(self, state: TargetState) -> TargetState:
+    def _rendered(self, state: TargetState, previous: TargetState | None) -> TargetState:
         if self.render is None:
             return state
-        return dataclasses.replace(state, rendered=self.render(state))
+        return dataclasses.replace(state, rendered=self.render(state, previous))

@@ -97,3 +97,18 @@ def test_any_snapshot_renders_identically(coins, totals):
     store.record_success(("acct", "UNIFIED"), snapshot(coins=coins, totals=totals), 0.1, None)
     stock, fast, _ = both(store)
     assert stock == fast
+
+
+def test_an_unchanged_snapshot_reuses_its_rendered_values_and_updates_health():
+    store = Store(stale_after=60, render=render_target)
+    store.set_targets([("a", "UNIFIED")])
+    store.record_success(("a", "UNIFIED"), snapshot(), 0.1, 10)
+    before = store.states()[0].rendered
+    store.record_success(("a", "UNIFIED"), snapshot(), 0.2, 9)
+    after = store.states()[0].rendered
+    assert after.values is before.values
+    assert b"} 9.0" in after.health["bybit_rate_limit_remaining"].plain
+    store.record_success(("a", "UNIFIED"), snapshot(coins={}), 0.2, 9)
+    assert "bybit_coin_equity" not in store.states()[0].rendered.values
+    stock, fast, _ = both(store)
+    assert stock == fast
