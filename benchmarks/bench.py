@@ -146,7 +146,7 @@ def stock_server(sim: BybitSimulator, sim_accounts, names):
                         rsa_private_key=None, account_types=("UNIFIED",), coins=(),
                         endpoint=sim.url, recv_window_ms=5000, poll_interval=3600)
                 for a, n in zip(sim_accounts, names)]
-    store.set_targets((a.name, "UNIFIED") for a in accounts)
+    store.set_targets({(a.name, "UNIFIED"): 3600.0 for a in accounts})
     for account in accounts:
         AccountPoller(BybitClient(account, clock, budget, 10), store).poll()
     registry = build_registry(store)

@@ -9,9 +9,12 @@ import signal
 import sys
 import threading
 
-from exporter import __version__, config as config_mod, logs
+from typing import Callable
+
+from exporter import __version__, config as config_mod, logs, webconfig
 from exporter.config import Account, Config, ConfigError, Secret
 from exporter.http import parse_listen_address
+from exporter.webconfig import WebConfig
 
 DEFAULT_PORT = 10788
 DEMO_POLL_INTERVAL = 5.0
@@ -22,9 +25,13 @@ FLAGS = (
     ("--config.file", "BYBIT_EXPORTER_CONFIG_FILE", "config.yaml", "path to the YAML config"),
     ("--web.listen-address", "BYBIT_EXPORTER_WEB_LISTEN_ADDRESS", f":{DEFAULT_PORT}",
      "address to serve /metrics on, HOST:PORT"),
+    ("--web.config.file", "BYBIT_EXPORTER_WEB_CONFIG_FILE", "",
+     "exporter-toolkit web config: TLS and basic auth"),
     ("--log.level", "BYBIT_EXPORTER_LOG_LEVEL", "info", "one of " + ", ".join(logs.LEVELS)),
     ("--log.format", "BYBIT_EXPORTER_LOG_FORMAT", "text", "one of " + ", ".join(logs.FORMATS)),
 )
+METAVARS = {"--config.file": "PATH", "--web.listen-address": "HOST:PORT",
+            "--web.config.file": "PATH", "--log.level": "LEVEL", "--log.format": "FORMAT"}
 SWITCHES = (
     ("--config.check", "BYBIT_EXPORTER_CONFIG_CHECK",
      "validate the config, print a summary without secrets, exit 0 (valid) or 2"),
@@ -46,8 +53,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = _Parser(prog="bybit-exporter",
                      description="Prometheus exporter for Bybit V5 wallet balances.")
     for flag, env, default, help_text in FLAGS:
-        parser.add_argument(flag, default=os.environ.get(env, default),
-                            help=f"{help_text} (env {env}, default {default})")
+        shown = f", default {default}" if default else ""
+        parser.add_argument(flag, default=os.environ.get(env, default), metavar=METAVARS[flag],
+                            help=f"{help_text} (env {env}{shown})")
     for flag, env, help_text in SWITCHES:
         parser.add_argument(flag, action="store_true", default=_env_true(env),
                             help=f"{help_text} (env {env}=true)")
@@ -76,19 +84,26 @@ def _print_problems(problems: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logs.setup(args.__dict__["log.level"], args.__dict__["log.format"])
-    if args.demo:
-        return _run_demo(args)
     try:
-        config = config_mod.load_file(args.__dict__["config.file"])
+        web = _web_config(args)
+        if args.demo:
+            return _run_demo(args, web)
+        config_file = args.__dict__["config.file"]
+        config = config_mod.load_file(config_file)
     except ConfigError as exc:
         return _print_problems(exc.problems)
     if args.__dict__["config.check"]:
-        print(f"config OK: {args.__dict__['config.file']}\n{config_mod.summary(config)}")
+        print(f"config OK: {config_file}\n{config_mod.summary(config)}")
         return 0
-    return run(config, args.listen)
+    return run(config, args.listen, web, lambda: config_mod.load_file(config_file))
 
 
-def _run_demo(args: argparse.Namespace) -> int:
+def _web_config(args: argparse.Namespace) -> WebConfig:
+    path = args.__dict__["web.config.file"]
+    return webconfig.load(path) if path else WebConfig()
+
+
+def _run_demo(args: argparse.Namespace, web: WebConfig) -> int:
     from exporter import simulator
 
     sim_accounts, demo = simulator.demo_accounts()
@@ -105,27 +120,32 @@ def _run_demo(args: argparse.Namespace) -> int:
     if args.__dict__["config.check"]:
         print(config_mod.summary(config))
         return 0
-    return run(config, args.listen)
+    return run(config, args.listen, web, lambda: config)
 
 
-def run(config: Config, listen: tuple[str, int]) -> int:
+def run(config: Config, listen: tuple[str, int], web: WebConfig,
+        load_config: Callable[[], Config]) -> int:
     from exporter.service import Exporter
 
-    exporter = Exporter(config)
+    exporter = Exporter(config, load_config)
     try:
-        host, port = exporter.listen(*listen)
+        host, port = exporter.listen(*listen, web)
     except OSError as exc:
         print(f"bybit-exporter: error: --web.listen-address: cannot listen on "
               f"{listen[0] or '*'}:{listen[1]}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    log.info("listening", extra={"fields": {"address": f"{host}:{port}",
-                                            "version": __version__}})
-    stop = threading.Event()
+    log.info("listening", extra={"fields": {"address": f"{host}:{port}", "version": __version__,
+                                            "tls": web.ssl_context is not None,
+                                            "basic_auth": web.needs_auth}})
+    stop, reload = threading.Event(), threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: reload.set())
     exporter.start()
-    while not stop.wait(1.0):
-        pass
+    while not stop.wait(0.2):
+        if reload.is_set():  # reloaded here, not inside the signal handler
+            reload.clear()
+            exporter.reload()
     log.info("stopping")
     exporter.stop()
     logging.shutdown()

@@ -14,7 +14,7 @@ from exporter.translate import InvalidResponse, translate
 
 log = logging.getLogger("exporter.collection")
 
-AUTH_BACKOFF_SECONDS = 300.0
+AUTH_BACKOFF_MAX_SECONDS = 600.0
 # Failures that concern the key or the IP, not one account type: the other types are not tried.
 ACCOUNT_WIDE_REASONS = ("auth", "rate_limit")
 
@@ -27,6 +27,7 @@ class AccountPoller:
         self.store = store
         self.monotonic = monotonic
         self.not_before = 0.0
+        self._auth_failures = 0
         self._last_reason: dict[str, str | None] = {}
 
     def poll(self) -> None:
@@ -45,6 +46,7 @@ class AccountPoller:
                     self._record_failure(skipped, error, None)
                 self._back_off(error)
                 return
+        self._auth_failures = 0
 
     def _poll_type(self, account_type: str) -> PollError | None:
         started = self.monotonic()
@@ -89,7 +91,11 @@ class AccountPoller:
 
     def _back_off(self, error: PollError) -> None:
         if error.reason == "auth":
-            delay = max(AUTH_BACKOFF_SECONDS, self.account.poll_interval)
+            # A revoked or expired key, or an IP not whitelisted: someone must act. Retry at
+            # 2, 4, 8... poll intervals, at most every 10 minutes, and recover on its own.
+            self._auth_failures += 1
+            delay = min(self.account.poll_interval * 2 ** self._auth_failures,
+                        AUTH_BACKOFF_MAX_SECONDS)
         else:
             delay = error.retry_after or 0.0
         self.not_before = self.monotonic() + delay

@@ -35,6 +35,13 @@ HEALTH_FAMILIES = (
     ("bybit_poll_errors_total", "counter", "Failed polls, by reason."),
     ("bybit_rate_limit_remaining", "gauge",
      "Requests left in Bybit's per-UID rate limit window (X-Bapi-Limit-Status)."),
+    ("bybit_poll_interval_seconds", "gauge", "Configured poll interval, in seconds."),
+)
+EXPORTER_FAMILIES = (
+    ("bybit_exporter_build_info", "Version of the exporter; always 1."),
+    ("bybit_config_last_reload_successful", "1 if the last config reload succeeded."),
+    ("bybit_config_last_reload_success_timestamp_seconds",
+     "Unix time of the last successful config load."),
 )
 ACCOUNT_FAMILIES = tuple((metric, help_text) for _, metric, help_text in ACCOUNT_FIELDS)
 COIN_FAMILIES = tuple((metric, help_text) for _, metric, help_text in COIN_FIELDS + COIN_FLAGS)
@@ -114,7 +121,8 @@ def _render_health(state: TargetState, labels: str) -> dict[str, Chunk]:
                        state.errors[reason]) for reason in REASONS]}
     optional = (("bybit_last_success_timestamp_seconds", state.last_success),
                 ("bybit_poll_duration_seconds", state.poll_duration),
-                ("bybit_rate_limit_remaining", state.rate_limit_remaining))
+                ("bybit_rate_limit_remaining", state.rate_limit_remaining),
+                ("bybit_poll_interval_seconds", state.poll_interval))
     for name, value in optional:
         if value is not None:
             lines[name] = [_line(name, labels, value)]
@@ -136,10 +144,7 @@ class FastExposition:
                  version: str = __version__):
         self.store = store
         self.extra = extra  # e.g. process metrics: small, rendered on every scrape
-        info = "# HELP bybit_exporter_build_info Version of the exporter; always 1.\n" \
-               "# TYPE bybit_exporter_build_info gauge\n" \
-               f'bybit_exporter_build_info{{version="{_escape(version)}"}} 1.0\n'
-        self._info = make_chunk(info.encode())
+        self.version = version
         self._cache: tuple[tuple, _Body] | None = None
 
     def render(self, gzip: bool) -> bytes:
@@ -166,10 +171,21 @@ class FastExposition:
         fresh_rendered = [s.rendered for s, ok in zip(states, fresh) if ok and s.rendered]
         chunks = list(self._families(VALUE_ORDER, (r.values for r in fresh_rendered)))
         chunks += self._families(HEALTH_ORDER, (r.health for r in rendered))
-        chunks.append(self._info)
+        chunks.append(self._exporter_chunk())
         body = _assemble(chunks)
         self._cache = (key, body)
         return body
+
+    def _exporter_chunk(self) -> Chunk:
+        values = [(f'{{version="{_escape(self.version)}"}}', 1.0),
+                  ("", 1.0 if self.store.reload_ok else 0.0),
+                  ("", self.store.reload_success_time)]
+        text = ""
+        for (name, help_text), (labels, value) in zip(EXPORTER_FAMILIES, values):
+            if value is not None:
+                text += f"# HELP {name} {help_text}\n# TYPE {name} gauge\n" \
+                        f"{name}{labels} {_format(value)}\n"
+        return make_chunk(text.encode())
 
     @staticmethod
     def _families(order: tuple[str, ...], per_target: Iterable[dict[str, Chunk]]) -> list[Chunk]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
+
+from exporter.webconfig import WebConfig
 
 log = logging.getLogger("exporter.http")
 
@@ -21,14 +24,19 @@ LANDING_PAGE = b"""<!DOCTYPE html>
 """
 
 
+OPEN_PATHS = ("/-/healthy", "/-/ready")  # probes: no balances behind them, no auth needed
+
+
 @dataclass
 class WebApp:
     render_metrics: Callable[[bool], bytes]  # gzip wanted -> body
     ready: Callable[[], bool]
+    reload: Callable[[], tuple[bool, list[str]]] | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
     app: WebApp
+    web: WebConfig
     server_version = "bybit-exporter"
     sys_version = ""
     timeout = 30  # a client that stalls mid-request does not hold a thread for ever
@@ -37,9 +45,49 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if isinstance(self.connection, ssl.SSLSocket):
+            # in this thread, not in the accept loop: a stalled handshake blocks nobody else
+            self.connection.settimeout(self.timeout)
+            self.connection.do_handshake()
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as exc:
+            log.debug("connection dropped", extra={"fields": {"client": self.client_address[0],
+                                                             "error": type(exc).__name__}})
+
+    def _allowed(self, path: str) -> bool:
+        if path in OPEN_PATHS or self.web.authorized(self.headers.get("Authorization")):
+            return True
+        body = b"Unauthorized\n"
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="bybit-exporter", charset="UTF-8"')
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        return False
+
+    def do_POST(self) -> None:  # noqa: N802
+        path = self.path.split("?", 1)[0]
+        if not self._allowed(path):
+            return
+        if path != "/-/reload" or self.app.reload is None:
+            self._send(404 if path != "/-/reload" else 405, b"Not found\n")
+            return
+        ok, problems = self.app.reload()
+        if ok:
+            self._send(200, b"Config reloaded\n")
+        else:
+            self._send(500, ("Config reload refused, the previous config keeps running:\n"
+                             + "\n".join(problems) + "\n").encode())
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         path = self.path.split("?", 1)[0]
+        if not self._allowed(path):
+            return
         if path == "/metrics":
             self._metrics()
         elif path == "/":
@@ -96,10 +144,14 @@ def parse_listen_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def serve(app: WebApp, host: str, port: int) -> MetricsServer:
+def serve(app: WebApp, host: str, port: int, web: WebConfig) -> MetricsServer:
     """Bind now (so a busy port fails at start); the caller runs serve_forever in a thread."""
-    handler = type("Handler", (_Handler,), {"app": app})
+    handler = type("Handler", (_Handler,), {"app": app, "web": web})
     server_class = MetricsServer
     if ":" in host:
         server_class = type("MetricsServer6", (MetricsServer,), {"address_family": socket.AF_INET6})
-    return server_class((host, port), handler)
+    server = server_class((host, port), handler)
+    if web.ssl_context is not None:
+        server.socket = web.ssl_context.wrap_socket(server.socket, server_side=True,
+                                                    do_handshake_on_connect=False)
+    return server

@@ -68,6 +68,8 @@ class BybitCollector:
             "bybit_rate_limit_remaining",
             "Requests left in Bybit's per-UID rate limit window (X-Bapi-Limit-Status).",
             labels=TARGET_LABELS)
+        interval = GaugeMetricFamily("bybit_poll_interval_seconds",
+                                     "Configured poll interval, in seconds.", labels=TARGET_LABELS)
         for state in states:
             labels = [state.account, state.account_type]
             up.add_metric(labels, 1.0 if state.up else 0.0)
@@ -79,10 +81,19 @@ class BybitCollector:
                 errors.add_metric(labels + [reason], state.errors[reason])
             if state.rate_limit_remaining is not None:
                 remaining.add_metric(labels, state.rate_limit_remaining)
+            if state.poll_interval is not None:
+                interval.add_metric(labels, state.poll_interval)
         info = GaugeMetricFamily("bybit_exporter_build_info",
                                  "Version of the exporter; always 1.", labels=["version"])
         info.add_metric([self.version], 1.0)
-        yield from (up, last, duration, errors, remaining, info)
+        reload_ok = GaugeMetricFamily("bybit_config_last_reload_successful",
+                                      "1 if the last config reload succeeded.",
+                                      value=1.0 if self.store.reload_ok else 0.0)
+        yield from (up, last, duration, errors, remaining, interval, info, reload_ok)
+        if self.store.reload_success_time is not None:
+            yield GaugeMetricFamily("bybit_config_last_reload_success_timestamp_seconds",
+                                    "Unix time of the last successful config load.",
+                                    value=self.store.reload_success_time)
 
 
 def build_registry(store: Store) -> CollectorRegistry:

@@ -11,6 +11,7 @@ import json
 import math
 import secrets
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,20 @@ from exporter import signing
 WalletFn = Callable[[float], dict[str, Any]]
 UID_LIMIT_PER_SECOND = 50
 
+# Switchable faults, per account (SimAccount.fault) or for the whole server (BybitSimulator.fault)
+FAULTS = ("hang", "slow", "http:500", "http:502", "ip_ban", "not_found", "truncated",
+          "result_null", "list_empty", "garbage", "rate_limit", "rate_limit_bare",
+          "ret:10003", "ret:10004", "ret:10005", "ret:10010", "ret:33004", "reset")
+RET_MESSAGES = {
+    10003: "API key is invalid.", 10004: "error sign!",
+    10005: "Permission denied, please check your API key permissions.",
+    10006: "Too many visits!", 10010: "Unmatched IP, please check your API key's bound IP addresses.",
+    33004: "Your api key has expired.",
+}
+HTML_ERROR = b"<html><head><title>502 Bad Gateway</title></head><body>error</body></html>"
+HTML_BAN = (b"<html><body><h1>403 Forbidden</h1>"
+            b"<p>access too frequent, please try again later</p></body></html>")
+
 
 @dataclass
 class SimAccount:
@@ -32,6 +47,7 @@ class SimAccount:
     rsa_public_pem: str | None = None
     revoked: bool = False
     latency: float = 0.0  # seconds before each wallet-balance answer
+    fault: str | None = None  # one of FAULTS, see BybitSimulator.inject
     hidden_coins: set[str] = field(default_factory=set)
     requests: int = 0
     queries: list[str] = field(default_factory=list)
@@ -47,8 +63,13 @@ class BybitSimulator:
     def __init__(self, accounts: list[SimAccount], host: str = "127.0.0.1", port: int = 0):
         self.accounts = {a.api_key: a for a in accounts}
         self.clock_offset_ms = 0  # the server's clock minus the real one
+        self.time_endpoint_offset_ms = 0  # a /v5/market/time that lies by this much
+        self.fault: str | None = None  # a fault for every account
+        self.hang_seconds = 30.0
+        self.slow_seconds = 0.5
         self.ret_codes: collections.Counter[int] = collections.Counter()  # every answer's retCode
         self.request_times: collections.deque[float] = collections.deque(maxlen=100_000)
+        self.connections: set[socket.socket] = set()
         self.started = time.monotonic()
         self._uid_calls: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
@@ -69,8 +90,14 @@ class BybitSimulator:
         return self
 
     def stop(self) -> None:
+        """Stop listening and cut open keep-alive connections: clients now get refused."""
         self.server.shutdown()
         self.server.server_close()
+        for connection in list(self.connections):
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def now_ms(self) -> int:
         return int(time.time() * 1000) + self.clock_offset_ms
@@ -102,11 +129,19 @@ class _SimHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sim.connections.add(self.connection)
+
+    def finish(self) -> None:
+        self.sim.connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
 
     def do_GET(self) -> None:  # noqa: N802
         path, _, query = self.path.partition("?")
         if path == "/v5/market/time":
-            now = self.sim.now_ms()
+            now = self.sim.now_ms() + self.sim.time_endpoint_offset_ms
             self._json(_answer(0, "OK", {"timeSecond": str(now // 1000),
                                          "timeNano": str(now * 1_000_000)}, now))
         elif path == "/v5/account/wallet-balance":
@@ -116,9 +151,15 @@ class _SimHandler(BaseHTTPRequestHandler):
 
     def _wallet_balance(self, query: str) -> None:
         self.sim.request_times.append(time.monotonic())
+        account = self.sim.accounts.get(self.headers.get("X-BAPI-API-KEY", ""))
+        if account is not None:
+            account.requests += 1
+            if account.latency:
+                time.sleep(account.latency)
+        fault = (account.fault if account else None) or self.sim.fault
+        if fault and self._inject(fault, account):
+            return
         account, error = self._authenticate(query)
-        if account is not None and account.latency:
-            time.sleep(account.latency)
         if error:
             self._json(error)
             return
@@ -145,8 +186,6 @@ class _SimHandler(BaseHTTPRequestHandler):
         now = self.sim.now_ms()
         api_key = self.headers.get("X-BAPI-API-KEY", "")
         account = self.sim.accounts.get(api_key)
-        if account is not None:
-            account.requests += 1
         if account is None or account.revoked:
             return None, _answer(10003, "API key is invalid.", now_ms=now)
         try:
@@ -164,19 +203,82 @@ class _SimHandler(BaseHTTPRequestHandler):
             return None, _answer(10004, f"error sign! origin_string[{payload}]", now_ms=now)
         return account, None
 
+    def _inject(self, fault: str, account: SimAccount | None) -> bool:
+        """Answer as the fault says; False when the request should then go on normally."""
+        kind, _, arg = fault.partition(":")
+        now = self.sim.now_ms()
+        if kind == "slow":
+            time.sleep(self.sim.slow_seconds)
+            return False
+        if kind == "hang":
+            time.sleep(self.sim.hang_seconds)
+            self.close_connection = True
+        elif kind == "http":
+            self._raw(int(arg), HTML_ERROR, "text/html")
+        elif kind == "ip_ban":
+            self._raw(403, HTML_BAN, "text/html")
+        elif kind == "not_found":
+            self._raw(404, b"", "text/plain")
+        elif kind == "truncated":
+            body = json.dumps(_answer(0, "OK", {"list": [self._any_entry(account)]}, now)).encode()
+            self._raw(200, body[: len(body) // 2], "application/json")
+        elif kind == "result_null":
+            self._json({"retCode": 0, "retMsg": "OK", "result": None, "retExtInfo": {}, "time": now})
+        elif kind == "list_empty":
+            self._json(_answer(0, "OK", {"list": []}, now))
+        elif kind == "garbage":
+            entry = self._any_entry(account)
+            entry["totalEquity"] = "NaN"
+            for coin in entry["coin"]:
+                coin["equity"], coin["usdValue"] = "abc", "1e999"
+            self._json(_answer(0, "OK", {"list": [entry]}, now))
+        elif kind in ("rate_limit", "rate_limit_bare"):
+            headers = {"X-Bapi-Limit": "50", "X-Bapi-Limit-Status": "0",
+                       "X-Bapi-Limit-Reset-Timestamp": str(now + 2000)}
+            self._json(_answer(10006, RET_MESSAGES[10006], now_ms=now),
+                       headers if kind == "rate_limit" else None)
+        elif kind == "ret":
+            self._json(_answer(int(arg), RET_MESSAGES.get(int(arg), "error"), now_ms=now))
+        elif kind == "reset":
+            self._reset_mid_body()
+        else:
+            raise ValueError(f"unknown fault {fault!r}")
+        return True
+
+    def _any_entry(self, account: SimAccount | None) -> dict:
+        if account is None or not account.wallets:
+            return {"accountType": "UNIFIED", "coin": []}
+        account_type = next(iter(account.wallets))
+        return account.entry(account_type, self.sim.elapsed(), None)
+
+    def _reset_mid_body(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        self.wfile.write(b'{"retCode":0,"retMsg":"OK","result":{"list":[{"totalEq')
+        self.wfile.flush()
+        # SO_LINGER 0: close with a TCP reset, not a clean FIN
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
     def _json(self, body: dict, headers: dict[str, str] | None = None) -> None:
         self.sim.ret_codes[body["retCode"]] += 1
         self._raw(200, json.dumps(body).encode(), "application/json", headers)
 
     def _raw(self, status: int, body: bytes, content_type: str,
              headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up first (a timeout, on purpose)
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002
         pass

@@ -6,7 +6,7 @@ import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping
 
 from exporter.bybit import REASONS
 from exporter.translate import Snapshot
@@ -31,6 +31,7 @@ class TargetState:
     poll_duration: float | None = None
     errors: Mapping[str, int] = field(default_factory=_zero_errors)
     rate_limit_remaining: int | None = None
+    poll_interval: float | None = None
     rendered: Any = field(default=None, compare=False, repr=False)  # see Store(render=...)
 
     def fresh_snapshot(self, now: float, stale_after: float) -> Snapshot | None:
@@ -52,13 +53,28 @@ class Store:
         self._states: dict[Target, TargetState] = {}
         self._lock = threading.Lock()
         self.version = 0  # bumped on every change; lets renderers cache
+        self.reload_ok = True
+        self.reload_success_time: float | None = None
 
-    def set_targets(self, targets: Iterable[Target]) -> None:
-        """Track exactly these targets: new ones start empty, missing ones are forgotten."""
-        wanted = list(targets)
+    def set_targets(self, intervals: Mapping[Target, float]) -> None:
+        """Track exactly these targets, with their poll intervals: new ones start empty,
+        missing ones are forgotten, the others keep their state."""
         with self._lock:
-            self._states = {t: self._states.get(t) or self._rendered(TargetState(*t), None)
-                            for t in wanted}
+            states = {}
+            for target, interval in intervals.items():
+                state = self._states.get(target)
+                if state is None or state.poll_interval != interval:
+                    base = state or TargetState(*target)
+                    state = self._rendered(dataclasses.replace(base, poll_interval=interval), state)
+                states[target] = state
+            self._states = states
+            self.version += 1
+
+    def set_reload_result(self, ok: bool, when: float | None) -> None:
+        with self._lock:
+            self.reload_ok = ok
+            if ok:
+                self.reload_success_time = when
             self.version += 1
 
     def record_success(self, target: Target, snapshot: Snapshot, duration: float,

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -82,10 +83,12 @@ class ExporterProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, **(env or {})}
+        # a file, not a pipe: a pipe nobody reads fills up and blocks the exporter's logging
+        self._log = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "exporter", "--web.listen-address", f"127.0.0.1:{self.port}",
              *args],
-            cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            cwd=REPO, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, text=True)
         self.output = ""
 
     def get(self, path: str, **kwargs) -> requests.Response:
@@ -106,11 +109,12 @@ class ExporterProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            out, err = self.proc.communicate(timeout=timeout)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            out, err = self.proc.communicate()
-        self.output += out + err
+            self.proc.wait()
+        self._log.seek(0)
+        self.output = self._log.read()
         return self.proc.returncode
 
 

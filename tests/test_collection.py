@@ -4,7 +4,7 @@ import logging
 
 from prometheus_client import generate_latest
 
-from exporter.collection import AUTH_BACKOFF_SECONDS, AccountPoller
+from exporter.collection import AccountPoller
 from exporter.metrics import build_registry
 from exporter.simulator import Holding, SimAccount, classic_wallet
 from exporter.store import Store
@@ -22,7 +22,7 @@ class FakeClock:
 
 def poller_for(sim, store, monotonic=None, **client_args):
     client = make_client(sim.url, **client_args)
-    store.set_targets((client.account.name, t) for t in client.account.account_types)
+    store.set_targets({(client.account.name, t): 1.0 for t in client.account.account_types})
     kwargs = {"monotonic": monotonic} if monotonic else {}
     return AccountPoller(client, store, **kwargs)
 
@@ -94,17 +94,24 @@ def test_auth_failure_marks_every_type_down_and_backs_off(simulator, caplog):
         assert sample(samples, "bybit_up", account="a", account_type=account_type) == 0.0
         assert sample(samples, "bybit_poll_errors_total", account="a", account_type=account_type,
                       reason="auth") == 1.0
-    assert poller.not_before == AUTH_BACKOFF_SECONDS
+    assert poller.not_before == 2.0  # two poll intervals (1 s) after the first auth failure
     for _ in range(5):
         poller.poll()
     assert account.requests == requests_before + 1  # backed off, not hammered
-    clock.now = AUTH_BACKOFF_SECONDS + 1
+    clock.now = 2.5
+    poller.poll()
+    assert poller.not_before == 2.5 + 4.0  # then four intervals, eight, ... at most 10 minutes
+    for failures in range(3, 20):
+        clock.now = poller.not_before
+        poller.poll()
+    assert poller.not_before - clock.now == 600.0
+    clock.now = poller.not_before
     account.revoked = False
     poller.poll()
     samples = scrape(store)
     assert sample(samples, "bybit_up", account="a", account_type="CONTRACT") == 1.0
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert [r.fields["reason"] for r in warnings] == ["auth", "auth"]
+    assert [r.fields["reason"] for r in warnings] == ["auth", "auth"]  # once per type
     assert "K1" not in caplog.text and "S1" not in caplog.text
 
 
@@ -149,8 +156,29 @@ def test_ready_only_after_every_target_was_attempted(simulator):
     sim = simulator([unified_account("K1", "S1")])
     store = Store(stale_after=60)
     poller = poller_for(sim, store)
-    store.set_targets([("a", "UNIFIED"), ("b", "UNIFIED")])
+    store.set_targets({("a", "UNIFIED"): 1.0, ("b", "UNIFIED"): 1.0})
     poller.poll()
     assert not store.ready()
-    store.set_targets([("a", "UNIFIED")])
+    store.set_targets({("a", "UNIFIED"): 1.0})
     assert store.ready()
+
+
+def test_ip_ban_waits_bybits_ten_minutes_then_recovers_by_itself(simulator):
+    account = unified_account("K1", "S1")
+    sim = simulator([account])
+    store = Store(stale_after=3600)
+    clock = FakeClock(0.0)
+    poller = poller_for(sim, store, monotonic=clock)
+    account.fault = "ip_ban"
+    poller.poll()
+    labels = dict(account="a", account_type="UNIFIED")
+    assert sample(scrape(store), "bybit_poll_errors_total", reason="rate_limit", **labels) == 1.0
+    assert poller.not_before == 600.0
+    account.fault = None
+    sent = account.requests
+    clock.now = 599.0
+    poller.poll()
+    assert account.requests == sent
+    clock.now = 600.0
+    poller.poll()
+    assert sample(scrape(store), "bybit_up", **labels) == 1.0

@@ -83,8 +83,8 @@ def test_several_accounts_one_revoked(fleet, exporter_process):
     # the revoked key is backed off, not hammered, while the others keep polling
     polls_before = good.requests
     time.sleep(2)
-    assert good.requests >= polls_before + 2
-    assert revoked.requests == 1
+    assert good.requests >= polls_before + 3
+    assert revoked.requests <= 3  # tried after 1 s, then 2 s: not every 0.5 s
     assert exporter.stop() == 0
     for secret in ("good-secret-0001-xyz", "classic-secret-0002-xyz", "revoked-secret-0003-xyz",
                    "GOODKEY0001", "REVOKEDKEY03"):

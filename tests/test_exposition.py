@@ -30,7 +30,8 @@ def snapshot(account_type="UNIFIED", coins=None, totals=None):
 
 def populated_store(clock):
     store = Store(stale_after=300, clock=clock, render=render_target)
-    store.set_targets([("a", "UNIFIED"), ("b", "SPOT"), ("b", "CONTRACT"), ("never", "UNIFIED")])
+    store.set_targets({("a", "UNIFIED"): 30.0, ("b", "SPOT"): 60.0, ("b", "CONTRACT"): 60.0,
+                       ("never", "UNIFIED"): 30.0})
     store.record_success(("a", "UNIFIED"), snapshot(), 0.25, 42)
     store.record_success(("b", "SPOT"), snapshot("SPOT", totals={}), 0.5, None)
     store.record_success(("b", "CONTRACT"), snapshot("CONTRACT"), 0.5, None)
@@ -93,7 +94,7 @@ values = st.floats(allow_nan=False, allow_infinity=False)
        totals=st.dictionaries(st.sampled_from([m for _, m, _ in ACCOUNT_FIELDS]), values))
 def test_any_snapshot_renders_identically(coins, totals):
     store = Store(stale_after=60, render=render_target)
-    store.set_targets([("acct", "UNIFIED")])
+    store.set_targets({("acct", "UNIFIED"): 30.0})
     store.record_success(("acct", "UNIFIED"), snapshot(coins=coins, totals=totals), 0.1, None)
     stock, fast, _ = both(store)
     assert stock == fast
@@ -101,7 +102,7 @@ def test_any_snapshot_renders_identically(coins, totals):
 
 def test_an_unchanged_snapshot_reuses_its_rendered_values_and_updates_health():
     store = Store(stale_after=60, render=render_target)
-    store.set_targets([("a", "UNIFIED")])
+    store.set_targets({("a", "UNIFIED"): 30.0})
     store.record_success(("a", "UNIFIED"), snapshot(), 0.1, 10)
     before = store.states()[0].rendered
     store.record_success(("a", "UNIFIED"), snapshot(), 0.2, 9)
