@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from urllib3.exceptions import ReadTimeoutError
 from exporter import signing
 from exporter.budget import RequestBudget
 from exporter.config import Account
+
+log = logging.getLogger("exporter.bybit")
 
 REASONS = ("timeout", "network", "http", "invalid_response", "rate_limit", "auth", "clock", "api")
 AUTH_CODES = frozenset({10003, 10004, 10005, 10007, 10010, 33004, -2015})
@@ -78,7 +81,12 @@ class ServerClock:
             sent = time.time()
             payload, _ = _get(session, self.base_url + TIME_PATH, {}, self.timeout, "")
             received = time.time()
-        self.offset_ms = _server_time_ms(payload) - int((sent + received) * 500)
+        offset_ms = _server_time_ms(payload) - int((sent + received) * 500)
+        if abs(offset_ms - self.offset_ms) >= 500 or self.synced_at is None:
+            log.info("measured Bybit's clock", extra={"fields": {
+                "endpoint": self.base_url, "offset_ms": offset_ms,
+                "round_trip_ms": round((received - sent) * 1000)}})
+        self.offset_ms = offset_ms
         self.synced_at = time.monotonic()
 
 
