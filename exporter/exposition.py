@@ -33,6 +33,8 @@ HEALTH_FAMILIES = (
     ("bybit_last_success_timestamp_seconds", "gauge", "Unix time of the last successful poll."),
     ("bybit_poll_duration_seconds", "gauge", "Duration of the last poll, in seconds."),
     ("bybit_poll_errors_total", "counter", "Failed polls, by reason."),
+    ("bybit_poll_failing", "gauge",
+     "1 while the last poll failed, labelled with the reason; absent after a success."),
     ("bybit_rate_limit_remaining", "gauge",
      "Requests left in Bybit's per-UID rate limit window (X-Bapi-Limit-Status)."),
     ("bybit_poll_interval_seconds", "gauge", "Configured poll interval, in seconds."),
@@ -119,6 +121,9 @@ def _render_health(state: TargetState, labels: str) -> dict[str, Chunk]:
              "bybit_poll_errors_total": [
                  _line("bybit_poll_errors_total", f'{labels},reason="{reason}"',
                        state.errors[reason]) for reason in REASONS]}
+    if state.failure_reason is not None:
+        lines["bybit_poll_failing"] = [_line("bybit_poll_failing",
+                                             f'{labels},reason="{state.failure_reason}"', 1.0)]
     optional = (("bybit_last_success_timestamp_seconds", state.last_success),
                 ("bybit_poll_duration_seconds", state.poll_duration),
                 ("bybit_rate_limit_remaining", state.rate_limit_remaining),

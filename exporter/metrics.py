@@ -68,6 +68,10 @@ class BybitCollector:
             "bybit_rate_limit_remaining",
             "Requests left in Bybit's per-UID rate limit window (X-Bapi-Limit-Status).",
             labels=TARGET_LABELS)
+        failing = GaugeMetricFamily(
+            "bybit_poll_failing",
+            "1 while the last poll failed, labelled with the reason; absent after a success.",
+            labels=TARGET_LABELS + ["reason"])
         interval = GaugeMetricFamily("bybit_poll_interval_seconds",
                                      "Configured poll interval, in seconds.", labels=TARGET_LABELS)
         for state in states:
@@ -83,13 +87,15 @@ class BybitCollector:
                 remaining.add_metric(labels, state.rate_limit_remaining)
             if state.poll_interval is not None:
                 interval.add_metric(labels, state.poll_interval)
+            if state.failure_reason is not None:
+                failing.add_metric(labels + [state.failure_reason], 1.0)
         info = GaugeMetricFamily("bybit_exporter_build_info",
                                  "Version of the exporter; always 1.", labels=["version"])
         info.add_metric([self.version], 1.0)
         reload_ok = GaugeMetricFamily("bybit_config_last_reload_successful",
                                       "1 if the last config reload succeeded.",
                                       value=1.0 if self.store.reload_ok else 0.0)
-        yield from (up, last, duration, errors, remaining, interval, info, reload_ok)
+        yield from (up, last, duration, errors, failing, remaining, interval, info, reload_ok)
         if self.store.reload_success_time is not None:
             yield GaugeMetricFamily("bybit_config_last_reload_success_timestamp_seconds",
                                     "Unix time of the last successful config load.",

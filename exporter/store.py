@@ -32,6 +32,7 @@ class TargetState:
     errors: Mapping[str, int] = field(default_factory=_zero_errors)
     rate_limit_remaining: int | None = None
     poll_interval: float | None = None
+    failure_reason: str | None = None  # why the last poll failed; None after a success
     rendered: Any = field(default=None, compare=False, repr=False)  # see Store(render=...)
 
     def fresh_snapshot(self, now: float, stale_after: float) -> Snapshot | None:
@@ -82,14 +83,15 @@ class Store:
         now = self.clock()
         self._update(target, lambda state: dataclasses.replace(
             state, snapshot=snapshot, last_success=now, up=True, attempted=True,
-            poll_duration=duration, rate_limit_remaining=rate_limit_remaining))
+            poll_duration=duration, rate_limit_remaining=rate_limit_remaining,
+            failure_reason=None))
 
     def record_failure(self, target: Target, reason: str, duration: float | None) -> None:
         def failed(state: TargetState) -> TargetState:
             errors = dict(state.errors)
             errors[reason] += 1
             return dataclasses.replace(
-                state, up=False, attempted=True, errors=errors,
+                state, up=False, attempted=True, errors=errors, failure_reason=reason,
                 poll_duration=duration if duration is not None else state.poll_duration)
 
         self._update(target, failed)

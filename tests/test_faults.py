@@ -147,6 +147,8 @@ def test_every_fault_gets_its_designed_answer(world, exporter_process):
             continue
         assert up(samples, account) == 0.0, fault
         assert errors(samples, account, reason) >= 1, (fault, reason)
+        assert sample(samples, "bybit_poll_failing", account=account, account_type="UNIFIED",
+                      reason=reason) == 1.0, fault
         others = {r: errors(samples, account, r) for r in CASES.values() if r and r != reason}
         assert not any(others.values()), (fault, others)
         # stale_after has passed: the last good values are gone, the health series stay
@@ -168,6 +170,8 @@ def test_every_fault_gets_its_designed_answer(world, exporter_process):
                          for a in recovering + ["refused", "clock-liar"]), timeout=20)
     samples = exporter.samples()
     assert all(equity(samples, a) > 0 for a in recovering)
+    assert not any(name == "bybit_poll_failing" and ("account", a) in labels
+                   for name, labels in samples for a in recovering)
     assert up(samples, name_of("ip_ban")) == 0.0  # still waiting out the ban
     assert exporter.stop() == 0
     for secret in ["secret-a", "secret-b", "HEALTHYA", "FAULT04", "side-secret"]:
