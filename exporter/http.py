@@ -1,4 +1,5 @@
-"""The web endpoints: /metrics, a landing page, /-/healthy and /-/ready. Scrapes never call Bybit."""
+"""The web endpoints: /metrics, a landing page, /-/healthy, /-/ready and /-/reload.
+Scrapes never call Bybit."""
 
 from __future__ import annotations
 

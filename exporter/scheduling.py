@@ -20,10 +20,6 @@ JITTER_FRACTION = 0.1
 FIRST_SUFFIX = "#first"
 
 
-def worker_count(accounts: int) -> int:
-    return max(2, min(MAX_WORKERS, accounts))
-
-
 class PollScheduler:
     def __init__(self, workers: int, rng: random.Random | None = None):
         self._rng = rng or random.Random()

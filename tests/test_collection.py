@@ -101,7 +101,7 @@ def test_auth_failure_marks_every_type_down_and_backs_off(simulator, caplog):
     clock.now = 2.5
     poller.poll()
     assert poller.not_before == 2.5 + 4.0  # then four intervals, eight, ... at most 10 minutes
-    for failures in range(3, 20):
+    for _ in range(3, 20):
         clock.now = poller.not_before
         poller.poll()
     assert poller.not_before - clock.now == 600.0

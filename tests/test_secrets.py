@@ -3,7 +3,6 @@ messages, --config.check output or /metrics."""
 
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest

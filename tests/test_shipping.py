@@ -145,7 +145,7 @@ def test_dashboard_queries_return_data_and_margin_alerts_fire_for_the_right_acco
                 .replace("$__rate_interval", "15s"))
 
     for target in targets(dashboard()):
-        wait_for(lambda: prometheus.query(query_of(target["expr"])), timeout=30)
+        wait_for(lambda expr=target["expr"]: prometheus.query(query_of(expr)), timeout=30)
 
     def leveraged_margin_alert():
         return [a for a in prometheus.alerts() if a["labels"]["alertname"] ==
