@@ -27,6 +27,7 @@ COMPRESS_LEVEL = 6
 # Chunks are a few KB: a 4 KB window and small memory level compress them as well as the
 # defaults, and allocating the compressor is 5x cheaper.
 WINDOW_BITS, MEMORY_LEVEL = 12, 4
+STORE_BELOW = 256  # bytes; one or two lines gain little from compression
 
 HEALTH_FAMILIES = (
     ("bybit_up", "gauge", "1 if the last poll of this account type succeeded."),
@@ -56,8 +57,20 @@ class Chunk:
 
 
 def make_chunk(plain: bytes) -> Chunk:
+    if len(plain) < STORE_BELOW:  # not worth a compressor: a stored (uncompressed) block
+        return Chunk(plain, b"\x00" + struct.pack("<HH", len(plain), len(plain) ^ 0xFFFF) + plain)
     compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -WINDOW_BITS, MEMORY_LEVEL)
     return Chunk(plain, compressor.compress(plain) + compressor.flush(zlib.Z_SYNC_FLUSH))
+
+
+def _chunks(lines: dict[str, list[str]], previous: dict[str, Chunk]) -> dict[str, Chunk]:
+    """One chunk per family; a family whose text did not change keeps its compressed chunk."""
+    chunks = {}
+    for name, group in lines.items():
+        plain = "".join(group).encode()
+        old = previous.get(name)
+        chunks[name] = old if old is not None and old.plain == plain else make_chunk(plain)
+    return chunks
 
 
 def _header(name: str, kind: str, help_text: str) -> Chunk:
@@ -93,18 +106,20 @@ class RenderedTarget:
 
 
 def render_target(state: TargetState, previous: TargetState | None = None) -> RenderedTarget:
-    """Pure: the exposition lines of one (account, account_type), grouped by family. The value
-    chunks of `previous` are reused when its snapshot is unchanged (idle accounts)."""
+    """Pure: the exposition lines of one (account, account_type), grouped by family. What did
+    not change since `previous` is reused rather than compressed again: all the values of an
+    idle account, and the families whose text is the same (most of them, most of the time)."""
     labels = f'account="{_escape(state.account)}",account_type="{_escape(state.account_type)}"'
-    if previous is not None and previous.rendered is not None \
-            and previous.snapshot == state.snapshot:
-        values = previous.rendered.values
+    before = previous.rendered if previous is not None else None
+    if before is not None and previous.snapshot == state.snapshot:
+        values = before.values
     else:
-        values = _render_values(state, labels)
-    return RenderedTarget(values, _render_health(state, labels))
+        values = _chunks(_value_lines(state, labels), before.values if before else {})
+    return RenderedTarget(values, _chunks(_health_lines(state, labels),
+                                          before.health if before else {}))
 
 
-def _render_values(state: TargetState, labels: str) -> dict[str, Chunk]:
+def _value_lines(state: TargetState, labels: str) -> dict[str, list[str]]:
     lines: dict[str, list[str]] = {}
     if state.snapshot is not None:
         for metric, value in state.snapshot.totals.items():
@@ -113,10 +128,10 @@ def _render_values(state: TargetState, labels: str) -> dict[str, Chunk]:
             coin_labels = f'{labels},coin="{_escape(coin)}"'
             for metric, value in state.snapshot.coins[coin].items():
                 lines.setdefault(metric, []).append(_line(metric, coin_labels, value))
-    return {name: make_chunk("".join(group).encode()) for name, group in lines.items()}
+    return lines
 
 
-def _render_health(state: TargetState, labels: str) -> dict[str, Chunk]:
+def _health_lines(state: TargetState, labels: str) -> dict[str, list[str]]:
     lines = {"bybit_up": [_line("bybit_up", labels, 1.0 if state.up else 0.0)],
              "bybit_poll_errors_total": [
                  _line("bybit_poll_errors_total", f'{labels},reason="{reason}"',
@@ -131,7 +146,7 @@ def _render_health(state: TargetState, labels: str) -> dict[str, Chunk]:
     for name, value in optional:
         if value is not None:
             lines[name] = [_line(name, labels, value)]
-    return {name: make_chunk("".join(group).encode()) for name, group in lines.items()}
+    return lines
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
 class MetricsServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 64  # Prometheus replicas and probes connecting together
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:

@@ -59,6 +59,12 @@ class SimAccount:
         return entry
 
 
+class _SimServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 1024  # hundreds of accounts connect at once (socketserver's default: 5)
+
+
 class BybitSimulator:
     def __init__(self, accounts: list[SimAccount], host: str = "127.0.0.1", port: int = 0):
         self.accounts = {a.api_key: a for a in accounts}
@@ -74,8 +80,7 @@ class BybitSimulator:
         self._uid_calls: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
         handler = type("SimHandler", (_SimHandler,), {"sim": self})
-        self.server = ThreadingHTTPServer((host, port), handler)
-        self.server.daemon_threads = True
+        self.server = _SimServer((host, port), handler)
         self._thread: threading.Thread | None = None
 
     @property

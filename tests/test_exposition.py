@@ -108,6 +108,8 @@ def test_an_unchanged_snapshot_reuses_its_rendered_values_and_updates_health():
     store.record_success(("a", "UNIFIED"), snapshot(), 0.2, 9)
     after = store.states()[0].rendered
     assert after.values is before.values
+    assert after.health["bybit_poll_errors_total"] is before.health["bybit_poll_errors_total"]
+    assert after.health["bybit_poll_duration_seconds"] != before.health["bybit_poll_duration_seconds"]
     assert b"} 9.0" in after.health["bybit_rate_limit_remaining"].plain
     store.record_success(("a", "UNIFIED"), snapshot(coins={}), 0.2, 9)
     assert "bybit_coin_equity" not in store.states()[0].rendered.values
