@@ -1,10 +1,13 @@
 """The command line as a user meets it: flags, env fallbacks, exit codes, one line per problem."""
 
+import json
+import signal
 import socket
 import subprocess
 import sys
+import time
 
-from tests.conftest import REPO
+from tests.conftest import REPO, ExporterProcess
 
 GOOD = "accounts:\n  - name: main\n    api_key: k\n    api_secret: ${THE_SECRET}\n"
 
@@ -82,3 +85,34 @@ def test_busy_port_is_one_line_exit_1(tmp_path):
                      env={"THE_SECRET": "x"})
     assert result.returncode == 1
     assert "cannot listen on 127.0.0.1" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_json_logs_are_one_object_per_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("accounts:\n  - {name: a, api_key: k, api_secret: s, "
+                    "endpoint: 'http://127.0.0.1:9'}\n")
+    exporter = ExporterProcess(["--config.file", str(path), "--log.format", "json",
+                                "--log.level", "debug"])
+    try:
+        exporter.wait_ready()
+        time.sleep(0.2)
+    finally:
+        exporter.proc.send_signal(signal.SIGTERM)
+        exporter.stop()
+    entries = [json.loads(line) for line in exporter.output.splitlines() if line.strip()]
+    assert {"ts", "level", "logger", "msg"} <= set(entries[0])
+    failure = next(e for e in entries if e["msg"] == "poll failed")
+    assert failure["account"] == "a" and failure["reason"] == "network"
+    assert failure["level"] == "warning"
+
+
+def test_the_example_config_is_valid(tmp_path):
+    secret = tmp_path / "hedge.secret"
+    secret.write_text("x\n")
+    text = (REPO / "config.example.yaml").read_text()
+    path = tmp_path / "config.yaml"
+    path.write_text(text.replace("/run/secrets/bybit_hedge_secret", str(secret)))
+    result = run("--config.check", "--config.file", str(path),
+                 env={"BYBIT_MAIN_KEY": "k", "BYBIT_MAIN_SECRET": "s", "BYBIT_HEDGE_KEY": "k2"})
+    assert result.returncode == 0, result.stderr
+    assert "2 account(s)" in result.stdout
