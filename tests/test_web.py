@@ -1,5 +1,7 @@
 """--web.config.file: TLS, client certificates and basic auth, down to a real Prometheus."""
 
+import base64
+import socket
 import ssl
 import textwrap
 import time
@@ -65,7 +67,6 @@ def test_web_config_refusals_name_the_field(tmp_path, pki):
 
 def test_basic_auth_checks_bcrypt_and_remembers_successes(pki):
     web = webconfig.WebConfig(users={"prom": pki["hash"].encode()})
-    import base64
 
     def header(user, password):
         return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -134,7 +135,6 @@ def test_client_certificate_required_when_a_client_ca_is_set(secured, pki):
                         timeout=5).status_code == 200
     with pytest.raises(ssl.SSLError):  # a plain TLS client without a certificate
         context = ssl.create_default_context(cafile=ca)
-        import socket
         with socket.create_connection(("127.0.0.1", int(exporter.url.rsplit(":", 1)[1]))) as raw:
             with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
                 tls.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
