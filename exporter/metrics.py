@@ -12,10 +12,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from exporter import __version__
 from exporter.bybit import REASONS
+from exporter.exposition import EXPORTER_FAMILIES, HEALTH_FAMILIES
 from exporter.store import Store, TargetState
 from exporter.translate import ACCOUNT_FIELDS, COIN_FIELDS, COIN_FLAGS
 
 TARGET_LABELS = ["account", "account_type"]
+# one wording for both paths: the served exposition's tables
+HELP = {name: text for name, _, text in HEALTH_FAMILIES} | dict(EXPORTER_FAMILIES)
 COIN_LABELS = ["account", "account_type", "coin"]
 
 
@@ -56,24 +59,16 @@ class BybitCollector:
             yield family
 
     def _health_families(self, states: list[TargetState]) -> Iterator[Metric]:
-        up = GaugeMetricFamily("bybit_up", "1 if the last poll of this account type succeeded.",
-                               labels=TARGET_LABELS)
-        last = GaugeMetricFamily("bybit_last_success_timestamp_seconds",
-                                 "Unix time of the last successful poll.", labels=TARGET_LABELS)
-        duration = GaugeMetricFamily("bybit_poll_duration_seconds",
-                                     "Duration of the last poll, in seconds.", labels=TARGET_LABELS)
-        errors = CounterMetricFamily("bybit_poll_errors", "Failed polls, by reason.",
+        def gauge(name: str, labels: list[str] | None = None, **kwargs) -> GaugeMetricFamily:
+            return GaugeMetricFamily(name, HELP[name], labels=labels, **kwargs)
+
+        up, last, duration = (gauge(name, TARGET_LABELS) for name in (
+            "bybit_up", "bybit_last_success_timestamp_seconds", "bybit_poll_duration_seconds"))
+        remaining, interval = (gauge(name, TARGET_LABELS) for name in (
+            "bybit_rate_limit_remaining", "bybit_poll_interval_seconds"))
+        failing = gauge("bybit_poll_failing", TARGET_LABELS + ["reason"])
+        errors = CounterMetricFamily("bybit_poll_errors", HELP["bybit_poll_errors_total"],
                                      labels=TARGET_LABELS + ["reason"])
-        remaining = GaugeMetricFamily(
-            "bybit_rate_limit_remaining",
-            "Requests left in Bybit's per-UID rate limit window (X-Bapi-Limit-Status).",
-            labels=TARGET_LABELS)
-        failing = GaugeMetricFamily(
-            "bybit_poll_failing",
-            "1 while the last poll failed, labelled with the reason; absent after a success.",
-            labels=TARGET_LABELS + ["reason"])
-        interval = GaugeMetricFamily("bybit_poll_interval_seconds",
-                                     "Configured poll interval, in seconds.", labels=TARGET_LABELS)
         for state in states:
             labels = [state.account, state.account_type]
             up.add_metric(labels, 1.0 if state.up else 0.0)
@@ -89,17 +84,14 @@ class BybitCollector:
                 interval.add_metric(labels, state.poll_interval)
             if state.failure_reason is not None:
                 failing.add_metric(labels + [state.failure_reason], 1.0)
-        info = GaugeMetricFamily("bybit_exporter_build_info",
-                                 "Version of the exporter; always 1.", labels=["version"])
+        info = gauge("bybit_exporter_build_info", ["version"])
         info.add_metric([self.version], 1.0)
-        reload_ok = GaugeMetricFamily("bybit_config_last_reload_successful",
-                                      "1 if the last config reload succeeded.",
-                                      value=1.0 if self.store.reload_ok else 0.0)
+        reload_ok = gauge("bybit_config_last_reload_successful",
+                          value=1.0 if self.store.reload_ok else 0.0)
         yield from (up, last, duration, errors, failing, remaining, interval, info, reload_ok)
         if self.store.reload_success_time is not None:
-            yield GaugeMetricFamily("bybit_config_last_reload_success_timestamp_seconds",
-                                    "Unix time of the last successful config load.",
-                                    value=self.store.reload_success_time)
+            yield gauge("bybit_config_last_reload_success_timestamp_seconds",
+                        value=self.store.reload_success_time)
 
 
 def build_registry(store: Store) -> CollectorRegistry:
