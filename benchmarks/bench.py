@@ -30,8 +30,8 @@ sys.path.insert(0, str(REPO))
 from prometheus_client import generate_latest, start_http_server  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-from exporter.budget import RequestBudget  # noqa: E402
-from exporter.bybit import BybitClient, ServerClock  # noqa: E402
+from exporter.bybit.budget import RequestBudget  # noqa: E402
+from exporter.bybit.client import BybitClient, ServerClock  # noqa: E402
 from exporter.collection import AccountPoller  # noqa: E402
 from exporter.config import Account, Secret  # noqa: E402
 from exporter.metrics import build_registry  # noqa: E402

@@ -7,8 +7,8 @@ import logging
 import time
 from typing import Callable
 
-from exporter.budget import BudgetClosed
-from exporter.bybit import BybitClient, PollError
+from exporter.bybit.budget import BudgetClosed
+from exporter.bybit.client import BybitClient, PollError
 from exporter.store import Store
 from exporter.translate import InvalidResponse, translate
 

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import yaml
 
-from exporter import signing
+from exporter.bybit import signing
 
 ACCOUNT_TYPES = ("UNIFIED", "CONTRACT", "SPOT")
 

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 from prometheus_client.utils import floatToGoString
 
 from exporter import __version__
-from exporter.bybit import REASONS
+from exporter.bybit.client import REASONS
 from exporter.store import Store, TargetState
 from exporter.translate import ACCOUNT_FIELDS, COIN_FIELDS, COIN_FLAGS
 

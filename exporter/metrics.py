@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from exporter import __version__
-from exporter.bybit import REASONS
+from exporter.bybit.client import REASONS
 from exporter.exposition import EXPORTER_FAMILIES, HEALTH_FAMILIES
 from exporter.store import Store, TargetState
 from exporter.translate import ACCOUNT_FIELDS, COIN_FIELDS, COIN_FLAGS

@@ -11,8 +11,8 @@ from typing import Callable
 from prometheus_client import generate_latest
 
 from exporter import http, metrics, scheduling
-from exporter.budget import RequestBudget
-from exporter.bybit import BybitClient, ServerClock
+from exporter.bybit.budget import RequestBudget
+from exporter.bybit.client import BybitClient, ServerClock
 from exporter.collection import AccountPoller
 from exporter.config import Account, Config, ConfigError
 from exporter.exposition import FastExposition, render_target

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
-from exporter import signing
+from exporter.bybit import signing
 
 WalletFn = Callable[[float], dict[str, Any]]
 UID_LIMIT_PER_SECOND = 50

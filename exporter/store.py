@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from exporter.bybit import REASONS
+from exporter.bybit.client import REASONS
 from exporter.translate import Snapshot
 
 Target = tuple[str, str]  # (account name, account type)

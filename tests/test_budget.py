@@ -5,7 +5,7 @@ import random
 import threading
 import time
 
-from exporter.budget import BudgetClosed, RequestBudget
+from exporter.bybit.budget import BudgetClosed, RequestBudget
 
 
 def most_in_window(times, window):

@@ -4,8 +4,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from exporter.budget import RequestBudget
-from exporter.bybit import BybitClient, PollError, ServerClock
+from exporter.bybit.budget import RequestBudget
+from exporter.bybit.client import BybitClient, PollError, ServerClock
 from exporter.config import Account, Secret
 from exporter.simulator import SimAccount
 from tests.conftest import free_port, unified_account

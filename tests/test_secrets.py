@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from exporter.bybit import PollError
+from exporter.bybit.client import PollError
 from exporter.simulator import FAULTS
 from tests.conftest import REPO, unified_account
 from tests.test_client import make_client

@@ -4,7 +4,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from exporter import signing
+from exporter.bybit import signing
 
 KEY, SECRET, TIMESTAMP, RECV_WINDOW = (
     "CFEJUGQEQPPHGOHGHM", "VDFZSSPUTKRJMXAVMJXBHEXIPZNZJIZUBVRQ", 1658384314791, 5000)

@@ -12,8 +12,8 @@ from typing import Any
 import requests
 from urllib3.exceptions import ReadTimeoutError
 
-from exporter import signing
-from exporter.budget import RequestBudget
+from exporter.bybit import signing
+from exporter.bybit.budget import RequestBudget
 from exporter.config import Account
 
 log = logging.getLogger("exporter.bybit")
