@@ -6,7 +6,7 @@ ARG BASE_IMAGE=python:3.12-slim
 
 FROM ${BASE_IMAGE} AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY exporter ./exporter
 # The wheel and its dependencies go into a virtual environment that the final stage copies:
 # no compiler, pip cache, sources or tests end up in the image.

@@ -6,44 +6,74 @@ import argparse
 import ctypes
 import logging
 import os
+import re
 import signal
 import sys
 import threading
+from dataclasses import dataclass
+from typing import Any, Callable
 
-from typing import Callable
-
-from exporter import __version__, config as config_mod, logs, webconfig
-from exporter.config import Account, Config, ConfigError, Secret
-from exporter.http import parse_listen_address
-from exporter.webconfig import WebConfig
+from exporter import config as config_mod, logs
+from exporter.build import build_info
+from exporter.config import Config, ConfigError
+from exporter.service.plan import describe, plan
+from exporter.service.sharding import Shard, ordinal_from_hostname, shard_of
+from exporter.web import webconfig
+from exporter.web.addresses import parse_listen_address
+from exporter.web.webconfig import WebConfig
 
 DEFAULT_PORT = 10788
+DEFAULT_MAX_REQUESTS = 40
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
-DEMO_POLL_INTERVAL = 5.0
 log = logging.getLogger("exporter")
 
-# (flag, environment variable, default, help)
+
+@dataclass(frozen=True)
+class Flag:
+    name: str
+    env: str
+    help: str
+    default: str = ""
+    metavar: str = ""  # "" for a switch
+    repeatable: bool = False
+
+    @property
+    def dest(self) -> str:
+        return self.name.lstrip("-")
+
+
+# The one declaration of every flag: the parser, --help and the README's table come from here.
 FLAGS = (
-    ("--config.file", "BYBIT_EXPORTER_CONFIG_FILE", "config.yaml", "path to the YAML config"),
-    ("--web.listen-address", "BYBIT_EXPORTER_WEB_LISTEN_ADDRESS", f":{DEFAULT_PORT}",
-     "address to serve /metrics on, HOST:PORT"),
-    ("--web.config.file", "BYBIT_EXPORTER_WEB_CONFIG_FILE", "",
-     "exporter-toolkit web config: TLS and basic auth"),
-    ("--log.level", "BYBIT_EXPORTER_LOG_LEVEL", "info", "one of " + ", ".join(logs.LEVELS)),
-    ("--log.format", "BYBIT_EXPORTER_LOG_FORMAT", "text", "one of " + ", ".join(logs.FORMATS)),
-)
-METAVARS = {"--config.file": "PATH", "--web.listen-address": "HOST:PORT",
-            "--web.config.file": "PATH", "--log.level": "LEVEL", "--log.format": "FORMAT"}
-SWITCHES = (
-    ("--config.check", "BYBIT_EXPORTER_CONFIG_CHECK",
-     "validate the config, print a summary without secrets, exit 0 (valid) or 2"),
-    ("--demo", "BYBIT_EXPORTER_DEMO",
-     "poll a built-in simulated Bybit with three demo accounts; no keys needed"),
+    Flag("--config.file", "BYBIT_EXPORTER_CONFIG_FILE", "path to the YAML config", "config.yaml",
+         "PATH"),
+    Flag("--web.listen-address", "BYBIT_EXPORTER_WEB_LISTEN_ADDRESS",
+         "address to serve on, HOST:PORT; repeat it to serve on several (env: separated by "
+         "commas)", f":{DEFAULT_PORT}", "HOST:PORT", repeatable=True),
+    Flag("--web.config.file", "BYBIT_EXPORTER_WEB_CONFIG_FILE",
+         "exporter-toolkit web config: TLS and basic auth", "", "PATH"),
+    Flag("--web.max-requests", "BYBIT_EXPORTER_WEB_MAX_REQUESTS",
+         "most requests served in parallel; more wait", str(DEFAULT_MAX_REQUESTS), "N"),
+    Flag("--web.enable-lifecycle", "BYBIT_EXPORTER_WEB_ENABLE_LIFECYCLE",
+         "serve POST /-/reload (SIGHUP always reloads)"),
+    Flag("--log.level", "BYBIT_EXPORTER_LOG_LEVEL", "one of " + ", ".join(logs.LEVELS), "info",
+         "LEVEL"),
+    Flag("--log.format", "BYBIT_EXPORTER_LOG_FORMAT", "one of " + ", ".join(logs.FORMATS),
+         "logfmt", "FORMAT"),
+    Flag("--shard", "BYBIT_EXPORTER_SHARD", "this process's shard, 0 to total-shards - 1", "0",
+         "N"),
+    Flag("--total-shards", "BYBIT_EXPORTER_TOTAL_SHARDS",
+         "how many shards share the accounts", "1", "M"),
+    Flag("--shard.from-hostname", "BYBIT_EXPORTER_SHARD_FROM_HOSTNAME",
+         "take the shard from a hostname ending in -N (a StatefulSet pod's ordinal)"),
+    Flag("--config.check", "BYBIT_EXPORTER_CONFIG_CHECK",
+         "validate the config, print a summary without secrets, exit 0 (valid) or 2"),
+    Flag("--demo", "BYBIT_EXPORTER_DEMO",
+         "poll a built-in simulated Bybit with demo accounts; no keys needed"),
 )
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
+    def error(self, message: str) -> Any:
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -51,30 +81,103 @@ def _env_true(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def _add(parser: argparse.ArgumentParser, flag: Flag) -> None:
+    if not flag.metavar:
+        parser.add_argument(flag.name, dest=flag.dest, action="store_true",
+                            default=_env_true(flag.env), help=f"{flag.help} (env {flag.env}=true)")
+        return
+    shown = f", default {flag.default}" if flag.default else ""
+    help_text = f"{flag.help} (env {flag.env}{shown})"
+    if flag.repeatable:
+        parser.add_argument(flag.name, dest=flag.dest, action="append", metavar=flag.metavar,
+                            help=help_text)
+    else:
+        parser.add_argument(flag.name, dest=flag.dest, metavar=flag.metavar, help=help_text,
+                            default=os.environ.get(flag.env, flag.default))
+
+
+@dataclass(frozen=True)
+class Options:
+    config_file: str
+    listen: tuple[tuple[str, int], ...]
+    web_config_file: str
+    max_requests: int
+    lifecycle: bool
+    log_level: str
+    log_format: str
+    shard: Shard
+    config_check: bool
+    demo: bool
+
+
+def parse_args(argv: list[str] | None) -> Options:
     parser = _Parser(prog="bybit-exporter",
-                     description="Prometheus exporter for Bybit V5 wallet balances.")
-    for flag, env, default, help_text in FLAGS:
-        shown = f", default {default}" if default else ""
-        parser.add_argument(flag, default=os.environ.get(env, default), metavar=METAVARS[flag],
-                            help=f"{help_text} (env {env}{shown})")
-    for flag, env, help_text in SWITCHES:
-        parser.add_argument(flag, action="store_true", default=_env_true(env),
-                            help=f"{help_text} (env {env}=true)")
-    parser.add_argument("--version", action="version", version=f"bybit-exporter {__version__}")
-    args = parser.parse_args(argv)
-    problems = []
-    if args.__dict__["log.level"] not in logs.LEVELS:
-        problems.append(f"--log.level: must be one of {', '.join(logs.LEVELS)}")
-    if args.__dict__["log.format"] not in logs.FORMATS:
-        problems.append(f"--log.format: must be one of {', '.join(logs.FORMATS)}")
-    try:
-        args.listen = parse_listen_address(args.__dict__["web.listen_address"])
-    except ValueError as exc:
-        problems.append(f"--web.listen-address: {exc}")
-    if problems:
+                     description="Prometheus exporter for Bybit V5 account balances.")
+    for flag in FLAGS:
+        _add(parser, flag)
+    parser.add_argument("--version", action="version", version=build_info().line())
+    args = vars(parser.parse_args(argv))
+    problems: list[str] = []
+    options = _options(args, problems)
+    if problems or options is None:
         parser.exit(2, "".join(f"bybit-exporter: error: {p}\n" for p in problems))
-    return args
+    return options
+
+
+def _options(args: dict[str, Any], problems: list[str]) -> Options | None:
+    level, fmt = logs.canonical(args["log.level"]), logs.canonical(args["log.format"])
+    if level not in logs.LEVELS:
+        problems.append(f"--log.level: must be one of {', '.join(logs.LEVELS)}")
+    if fmt not in logs.FORMATS:
+        problems.append(f"--log.format: must be one of {', '.join(logs.FORMATS)}")
+    listen = _listen_addresses(args["web.listen-address"], problems)
+    max_requests = _positive_int("--web.max-requests", args["web.max-requests"], problems)
+    shard = _shard(args, problems)
+    if problems or shard is None or max_requests is None:
+        return None
+    return Options(args["config.file"], listen, args["web.config.file"], max_requests,
+                   args["web.enable-lifecycle"], level, fmt, shard, args["config.check"],
+                   args["demo"])
+
+
+def _listen_addresses(given: list[str] | None, problems: list[str]) -> tuple[tuple[str, int], ...]:
+    texts = given or [t for t in re.split(r"[,\s]+", os.environ.get(
+        "BYBIT_EXPORTER_WEB_LISTEN_ADDRESS", f":{DEFAULT_PORT}")) if t]
+    addresses = []
+    for text in texts:
+        try:
+            addresses.append(parse_listen_address(text))
+        except ValueError as exc:
+            problems.append(f"--web.listen-address: {exc}")
+    return tuple(addresses)
+
+
+def _positive_int(name: str, text: str, problems: list[str]) -> int | None:
+    if not text.strip().isdigit() or int(text) < 1:
+        problems.append(f"{name}: must be a whole number of at least 1 (got {text!r})")
+        return None
+    return int(text)
+
+
+def _shard(args: dict[str, Any], problems: list[str]) -> Shard | None:
+    total = _positive_int("--total-shards", args["total-shards"], problems)
+    if args["shard.from-hostname"]:
+        try:
+            index: int | None = ordinal_from_hostname()
+        except ValueError as exc:
+            problems.append(f"--shard.from-hostname: {exc}")
+            return None
+    else:
+        text = args["shard"]
+        index = int(text) if text.strip().isdigit() else None
+        if index is None:
+            problems.append(f"--shard: must be a whole number from 0 (got {text!r})")
+    if total is None or index is None:
+        return None
+    if index >= total:
+        problems.append(f"--shard: {index} must be less than --total-shards ({total})")
+        return None
+    return Shard(index, total)
 
 
 def _print_problems(problems: list[str]) -> int:
@@ -98,61 +201,60 @@ def limit_malloc_arenas() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     limit_malloc_arenas()  # before any thread starts
-    args = parse_args(argv)
-    logs.setup(args.__dict__["log.level"], args.__dict__["log.format"])
+    options = parse_args(argv)
+    logs.setup(options.log_level, options.log_format)
     try:
-        web = _web_config(args)
-        if args.demo:
-            return _run_demo(args, web)
-        config_file = args.__dict__["config.file"]
-        config = config_mod.load_file(config_file)
+        web = webconfig.load(options.web_config_file) if options.web_config_file else WebConfig()
+        if options.demo:
+            from exporter.demo import demo_config  # only for --demo
+
+            config = demo_config()
+            load: Callable[[], Config] = lambda: config  # noqa: E731
+        else:
+            config = config_mod.load_file(options.config_file)
+            load = lambda: config_mod.load_file(options.config_file)  # noqa: E731
     except ConfigError as exc:
         return _print_problems(exc.problems)
-    if args.__dict__["config.check"]:
-        print(f"config OK: {config_file}\n{config_mod.summary(config)}")
+    if options.config_check:
+        print(check_report(config, options.shard, options.config_file))
         return 0
-    return run(config, args.listen, web, lambda: config_mod.load_file(config_file))
+    return run(config, options, web, load)
 
 
-def _web_config(args: argparse.Namespace) -> WebConfig:
-    path = args.__dict__["web.config.file"]
-    return webconfig.load(path) if path else WebConfig()
+def check_report(config: Config, shard: Shard, source: str) -> str:
+    """--config.check: the config without secrets, this shard's accounts and the request rate
+    every shard needs against the budget."""
+    mine = shard.select(config.accounts)
+    lines = [f"config OK: {source}", config_mod.summary(config)]
+    if shard.total > 1:
+        lines.append(f"shard {shard.index} of {shard.total}: {len(mine)} account(s): "
+                     + ", ".join(a.name for a in mine))
+        for index in range(shard.total):
+            owned = [a for a in config.accounts if shard_of(a.name, shard.total) == index]
+            lines.append(f"  shard {index}: {len(owned)} account(s), {describe(plan(owned))}")
+    lines.append(describe(plan(mine)))
+    return "\n".join(lines)
 
 
-def _run_demo(args: argparse.Namespace, web: WebConfig) -> int:
-    from exporter import simulator
-
-    sim_accounts, demo = simulator.demo_accounts()
-    sim = simulator.BybitSimulator(sim_accounts).start()
-    accounts = tuple(
-        Account(name=d.name, api_key=Secret(d.api_key), api_secret=Secret(d.secret),
-                rsa_private_key=None, account_types=d.account_types, coins=(),
-                endpoint=sim.url, recv_window_ms=5000, poll_interval=DEMO_POLL_INTERVAL)
-        for d in demo)
-    config = Config(accounts=accounts, poll_interval=DEMO_POLL_INTERVAL, timeout=5.0,
-                    stale_after=60.0)
-    log.info("demo mode: polling the built-in simulated Bybit",
-             extra={"fields": {"simulator": sim.url}})
-    if args.__dict__["config.check"]:
-        print(config_mod.summary(config))
-        return 0
-    return run(config, args.listen, web, lambda: config)
-
-
-def run(config: Config, listen: tuple[str, int], web: WebConfig,
+def run(config: Config, options: Options, web: WebConfig,
         load_config: Callable[[], Config]) -> int:
-    from exporter.service import Exporter
+    from exporter.service.exporter import Exporter
+    from exporter.web.routes import WebApp
+    from exporter.web.server import serve
 
-    exporter = Exporter(config, load_config)
+    exporter = Exporter(config, load_config, options.shard)
+    app = WebApp(render_metrics=exporter.render_metrics, ready=exporter.ready,
+                 reload=exporter.reload if options.lifecycle else None)
     try:
-        host, port = exporter.listen(*listen, web)
+        server = serve(app, list(options.listen), web, options.max_requests)
     except OSError as exc:
-        print(f"bybit-exporter: error: --web.listen-address: cannot listen on "
-              f"{listen[0] or '*'}:{listen[1]}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"bybit-exporter: error: --web.listen-address: {exc}", file=sys.stderr)
         return 1
-    log.info("listening", extra={"fields": {"address": f"{host}:{port}", "version": __version__,
-                                            "tls": web.ssl_context is not None,
-                                            "basic_auth": web.needs_auth}})
+    info = build_info()
+    log.info("listening", extra={"fields": {
+        "addresses": ",".join(f"{h}:{p}" for h, p in server.addresses), "version": info.version,
+        "revision": info.revision, "tls": web.ssl_context is not None,
+        "basic_auth": web.needs_auth}})
     stop, reload = threading.Event(), threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -164,6 +266,7 @@ def run(config: Config, listen: tuple[str, int], web: WebConfig,
             exporter.reload()
     log.info("stopping")
     exporter.stop()
+    server.shutdown()
     logging.shutdown()
     # Polls still waiting on Bybit would hold interpreter exit for up to `timeout`: their
     # results are no longer wanted, so leave now instead of joining their threads.

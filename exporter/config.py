@@ -9,9 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import ipaddress
+from urllib.parse import urlsplit
+
 import yaml
 
 from exporter.bybit import signing
+from exporter.bybit.endpoints import BY_COLLECTOR
 
 ACCOUNT_TYPES = ("UNIFIED", "CONTRACT", "SPOT")
 
@@ -31,10 +35,13 @@ ENDPOINTS = {
 }
 
 DEFAULTS = {"poll_interval": 30.0, "timeout": 10.0, "stale_after": 300.0}
-TOP_KEYS = {"poll_interval", "timeout", "stale_after", "accounts"}
+DEFAULT_COLLECT = tuple(c for c in ("wallet", "account_info", "positions", "assets", "funding",
+                                    "api_key") if c in BY_COLLECTOR)
+TOP_KEYS = {"poll_interval", "timeout", "stale_after", "collect", "accounts"}
 ACCOUNT_KEYS = {
-    "name", "api_key", "api_secret", "api_secret_file", "rsa_private_key_file",
-    "account_types", "coins", "endpoint", "recv_window", "poll_interval",
+    "name", "api_key", "api_key_file", "api_secret", "api_secret_file", "rsa_private_key_file",
+    "account_types", "coins", "endpoint", "allow_insecure_http", "recv_window", "poll_interval",
+    "collect",
 }
 CREDENTIAL_KEYS = ("api_secret", "api_secret_file", "rsa_private_key_file")
 
@@ -80,6 +87,8 @@ class Account:
     endpoint: str
     recv_window_ms: int
     poll_interval: float
+    collect: tuple[str, ...] = DEFAULT_COLLECT
+    allow_insecure_http: bool = False
 
     @property
     def key_type(self) -> str:
@@ -185,7 +194,8 @@ class _Checker:
             return None
         self.unknown_keys(raw, TOP_KEYS, "config")
         durations = {key: self.duration(raw, key, key, DEFAULTS[key]) for key in DEFAULTS}
-        accounts = self.accounts(raw.get("accounts"), durations["poll_interval"])
+        collect = self.collect(raw.get("collect"), "collect", DEFAULT_COLLECT)
+        accounts = self.accounts(raw.get("accounts"), durations["poll_interval"], collect)
         for account in accounts:
             if account.poll_interval > durations["stale_after"]:
                 self.fail("stale_after", f"({format_duration(durations['stale_after'])}) must be "
@@ -210,13 +220,14 @@ class _Checker:
             self.fail(where, f"{exc} (got {raw[key]!r})")
             return default
 
-    def accounts(self, raw: Any, default_interval: float) -> list[Account]:
+    def accounts(self, raw: Any, default_interval: float,
+                 default_collect: tuple[str, ...]) -> list[Account]:
         if not isinstance(raw, list) or not raw:
             self.fail("accounts", "must be a non-empty list of accounts")
             return []
         accounts, seen = [], set()
         for index, item in enumerate(raw):
-            account = self.account(item, f"accounts[{index}]", default_interval)
+            account = self.account(item, f"accounts[{index}]", default_interval, default_collect)
             if account is None:
                 continue
             if account.name in seen:
@@ -225,15 +236,17 @@ class _Checker:
             accounts.append(account)
         return accounts
 
-    def account(self, raw: Any, where: str, default_interval: float) -> Account | None:
+    def account(self, raw: Any, where: str, default_interval: float,
+                default_collect: tuple[str, ...]) -> Account | None:
         if not isinstance(raw, dict):
             self.fail(where, "must be a mapping")
             return None
         before = len(self.problems)
         self.unknown_keys(raw, ACCOUNT_KEYS, where)
         name = self.name(raw.get("name"), f"{where}.name")
-        api_key = self.required_string(raw, "api_key", where)
+        api_key = self.api_key(raw, where)
         api_secret, rsa_key = self.credential(raw, where)
+        insecure = self.boolean(raw.get("allow_insecure_http"), f"{where}.allow_insecure_http")
         account = Account(
             name=name or "",
             api_key=Secret(api_key or ""),
@@ -241,10 +254,12 @@ class _Checker:
             rsa_private_key=rsa_key,
             account_types=self.account_types(raw.get("account_types"), f"{where}.account_types"),
             coins=self.coins(raw.get("coins"), f"{where}.coins"),
-            endpoint=self.endpoint(raw.get("endpoint"), f"{where}.endpoint"),
+            endpoint=self.endpoint(raw.get("endpoint"), f"{where}.endpoint", insecure),
             recv_window_ms=self.recv_window(raw.get("recv_window"), f"{where}.recv_window"),
             poll_interval=self.duration(raw, "poll_interval", f"{where}.poll_interval",
                                         default_interval),
+            collect=self.collect(raw.get("collect"), f"{where}.collect", default_collect),
+            allow_insecure_http=insecure,
         )
         return account if len(self.problems) == before else None
 
@@ -272,6 +287,30 @@ class _Checker:
             self.fail(f"{where}.{key}", "is empty after environment substitution")
             return None
         return expanded.strip() if expanded else None
+
+    def api_key(self, raw: dict, where: str) -> str | None:
+        if raw.get("api_key_file") is None:
+            return self.required_string(raw, "api_key", where)
+        if raw.get("api_key") is not None:
+            self.fail(where, "set one of api_key, api_key_file (got both)")
+            return None
+        path = self.required_string(raw, "api_key_file", where)
+        text = self.read_secret_file(path, f"{where}.api_key_file") if path else None
+        return text.strip() if text else None
+
+    def boolean(self, raw: Any, where: str) -> bool:
+        if raw is None:
+            return False
+        if not isinstance(raw, bool):
+            self.fail(where, f"must be true or false (got {raw!r})")
+            return False
+        return raw
+
+    def collect(self, raw: Any, where: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        if raw is None:
+            return default
+        return self.unique_strings(raw, where, lambda v: v in BY_COLLECTOR,
+                                   f"one of {', '.join(BY_COLLECTOR)}", allow_empty=False)
 
     def credential(self, raw: dict, where: str) -> tuple[Secret | None, Secret | None]:
         given = [key for key in CREDENTIAL_KEYS if raw.get(key) is not None]
@@ -339,16 +378,22 @@ class _Checker:
                 self.fail(f"{where}[{index}]", f"duplicate {value!r}")
         return tuple(raw)
 
-    def endpoint(self, raw: Any, where: str) -> str:
+    def endpoint(self, raw: Any, where: str, insecure_allowed: bool) -> str:
         if raw is None:
             return ENDPOINTS["mainnet"]
         if isinstance(raw, str) and raw in ENDPOINTS:
             return ENDPOINTS[raw]
-        if isinstance(raw, str) and _URL.match(raw.rstrip("/")):
-            return raw.rstrip("/")
-        self.fail(where, f"must be one of {', '.join(ENDPOINTS)} or an http(s)://host[:port] URL"
-                  f" (got {raw!r})")
-        return ""
+        if not isinstance(raw, str) or not _URL.match(raw.rstrip("/")):
+            self.fail(where, f"must be one of {', '.join(ENDPOINTS)} or an http(s)://host[:port] "
+                      f"URL (got {raw!r})")
+            return ""
+        url = raw.rstrip("/")
+        if url.startswith("http://") and not insecure_allowed and not _is_loopback(url):
+            # the API key and every signature would travel in clear text, and a signature can
+            # be replayed within recv_window
+            self.fail(where, f"http:// sends the API key and signatures unencrypted: use https "
+                      f"(or set allow_insecure_http: true) (got {url})")
+        return url
 
     def recv_window(self, raw: Any, where: str) -> int:
         if raw is None:
@@ -357,6 +402,16 @@ class _Checker:
             self.fail(where, f"must be a whole number of milliseconds from 1 to 60000 (got {raw!r})")
             return 5000
         return raw
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def summary(config: Config) -> str:
@@ -370,7 +425,7 @@ def summary(config: Config) -> str:
         lines.append(f"  {account.name}: types={','.join(account.account_types)} coins={coins} "
                      f"endpoint={account.endpoint} key={account.key_type} "
                      f"poll_interval={format_duration(account.poll_interval)} "
-                     f"recv_window={account.recv_window_ms}ms")
+                     f"recv_window={account.recv_window_ms}ms collect={','.join(account.collect)}")
     return "\n".join(lines)
 
 

@@ -130,3 +130,15 @@ def exporter_process():
     yield start
     for process in started:
         process.stop()
+
+
+def wallet_view(translation) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """A wallet-balance translation as (account totals by metric, {coin: values by metric})."""
+    totals: dict[str, float] = {}
+    coins: dict[str, dict[str, float]] = {}
+    for item in translation.samples:
+        if item.labels:
+            coins.setdefault(item.labels[0], {})[item.family.name] = item.value
+        else:
+            totals[item.family.name] = item.value
+    return totals, coins

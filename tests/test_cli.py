@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import REPO, ExporterProcess
+from tests.conftest import REPO, ExporterProcess, sample
 
 GOOD = "accounts:\n  - name: main\n    api_key: k\n    api_secret: ${THE_SECRET}\n"
 
@@ -18,9 +18,20 @@ def run(*args, env=None, timeout=20):
                           capture_output=True, text=True, timeout=timeout)
 
 
-def test_version():
+def test_version_and_build_info_tell_the_same_facts(exporter_process):
     result = run("--version")
     assert result.returncode == 0 and result.stdout.startswith("bybit-exporter 0.1.0")
+    revision = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
+    branch = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--abbrev-ref", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    python = ".".join(map(str, sys.version_info[:3]))
+    assert f"(branch: {branch}, revision: {revision})" in result.stdout
+    assert f"python version: {python}" in result.stdout
+    exporter = exporter_process(["--demo"])
+    exporter.wait_ready()
+    assert sample(exporter.samples(), "bybit_exporter_build_info", version="0.1.0",
+                  revision=revision, branch=branch, pythonversion=python) == 1.0
 
 
 def test_help_documents_every_env_fallback():
@@ -103,7 +114,7 @@ def test_json_logs_are_one_object_per_line(tmp_path):
     assert {"ts", "level", "logger", "msg"} <= set(entries[0])
     failure = next(e for e in entries if e["msg"] == "poll failed")
     assert failure["account"] == "a" and failure["reason"] == "network"
-    assert failure["level"] == "warning"
+    assert failure["level"] == "warn"
 
 
 def test_the_example_config_is_valid(tmp_path):

@@ -5,7 +5,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from exporter.bybit.budget import RequestBudget
-from exporter.bybit.client import BybitClient, PollError, ServerClock
+from exporter.bybit.client import BybitClient
+from exporter.bybit.clock import ServerClock
+from exporter.bybit.endpoints import wallet
+from exporter.bybit.errors import PollError
 from exporter.config import Account, Secret
 from exporter.simulator import SimAccount
 from tests.conftest import free_port, unified_account
@@ -16,8 +19,12 @@ def make_client(endpoint, key="K1", secret="S1", coins=(), rsa_pem=None, types=(
     account = Account(name="a", api_key=Secret(key), api_secret=None if rsa_pem else Secret(secret),
                       rsa_private_key=Secret(rsa_pem) if rsa_pem else None, account_types=types,
                       coins=tuple(coins), endpoint=endpoint, recv_window_ms=5000, poll_interval=1.0)
-    budget = RequestBudget()
-    return BybitClient(account, ServerClock(endpoint, timeout, budget), budget, timeout)
+    return BybitClient(account, ServerClock(endpoint), RequestBudget(), timeout)
+
+
+def wallet_balance(client, account_type):
+    coins = "&coin=" + ",".join(client.account.coins) if client.account.coins else ""
+    return client.get(wallet.ENDPOINT.path, f"accountType={account_type}{coins}")
 
 
 def coin_names(response):
@@ -27,7 +34,7 @@ def coin_names(response):
 def test_signed_request_with_a_coin_filter_sends_the_comma_it_signed(simulator):
     sim_account = unified_account("K1", "S1")
     sim = simulator([sim_account])
-    response = make_client(sim.url, coins=("BTC", "USDT")).wallet_balance("UNIFIED")
+    response = wallet_balance(make_client(sim.url, coins=("BTC", "USDT")), "UNIFIED")
     assert sim_account.queries == ["accountType=UNIFIED&coin=BTC,USDT"]
     assert coin_names(response) == ["BTC", "USDT"]
     assert response.rate_limit_remaining == 49
@@ -42,14 +49,15 @@ def test_rsa_key_is_accepted_by_a_server_holding_the_public_half(simulator):
     sim_account = unified_account("RSAKEY", "unused")
     sim_account.secret, sim_account.rsa_public_pem = None, public
     sim = simulator([sim_account])
-    assert coin_names(make_client(sim.url, key="RSAKEY", rsa_pem=private).wallet_balance("UNIFIED"))
+    assert coin_names(wallet_balance(make_client(sim.url, key="RSAKEY", rsa_pem=private),
+                                     "UNIFIED"))
 
 
 @pytest.mark.parametrize("key, secret, code", [("UNKNOWN", "S1", 10003), ("K1", "wrong", 10004)])
 def test_bad_credentials_are_auth_errors_and_the_key_is_not_echoed(simulator, key, secret, code):
     sim = simulator([unified_account("K1", "S1")])
     with pytest.raises(PollError) as caught:
-        make_client(sim.url, key=key, secret=secret).wallet_balance("UNIFIED")
+        wallet_balance(make_client(sim.url, key=key, secret=secret), "UNIFIED")
     assert (caught.value.reason, caught.value.ret_code) == ("auth", code)
     assert key not in caught.value.message and secret not in caught.value.message
 
@@ -58,10 +66,10 @@ def test_revoked_key(simulator):
     account = unified_account("K1", "S1")
     sim = simulator([account])
     client = make_client(sim.url)
-    client.wallet_balance("UNIFIED")
+    wallet_balance(client, "UNIFIED")
     account.revoked = True
     with pytest.raises(PollError) as caught:
-        client.wallet_balance("UNIFIED")
+        wallet_balance(client, "UNIFIED")
     assert (caught.value.reason, caught.value.ret_code) == ("auth", 10003)
 
 
@@ -69,16 +77,16 @@ def test_revoked_key(simulator):
 def test_clock_skew_is_measured_and_corrected_on_10002(simulator, offset_ms):
     sim = simulator([unified_account("K1", "S1")])
     client = make_client(sim.url)
-    client.wallet_balance("UNIFIED")  # synced while the clocks agree
+    wallet_balance(client, "UNIFIED")  # synced while the clocks agree
     sim.clock_offset_ms = offset_ms
-    client.wallet_balance("UNIFIED")  # refused once with 10002, resynced, then accepted
+    wallet_balance(client, "UNIFIED")  # refused once with 10002, resynced, then accepted
     assert abs(client.clock.offset_ms - offset_ms) < 500
 
 
 def test_an_account_type_the_account_lacks_is_an_api_error(simulator):
     sim = simulator([unified_account("K1", "S1")])
     with pytest.raises(PollError) as caught:
-        make_client(sim.url).wallet_balance("CONTRACT")
+        wallet_balance(make_client(sim.url), "CONTRACT")
     assert (caught.value.reason, caught.value.ret_code) == ("api", 10001)
     assert "only support UNIFIED" in caught.value.message
 
@@ -87,15 +95,37 @@ def test_per_uid_rate_limit_is_classified_with_a_retry_time(simulator):
     sim = simulator([unified_account("K1", "S1")])
     client = make_client(sim.url)
     with pytest.raises(PollError) as caught:
-        for _ in range(60):
-            client.wallet_balance("UNIFIED")
+        for _ in range(60):  # told a limit above Bybit's, the client outruns it
+            client.get(wallet.ENDPOINT.path, "accountType=UNIFIED", uid_limit_per_second=1000)
     assert (caught.value.reason, caught.value.ret_code) == ("rate_limit", 10006)
     assert 0 <= caught.value.retry_after <= 1.5
 
 
+def test_calls_to_one_endpoint_keep_within_its_per_uid_limit(simulator):
+    sim = simulator([unified_account("K1", "S1")])
+    client = make_client(sim.url)
+    for _ in range(60):  # 60 calls against a limit of 50 per second: spaced, never refused
+        wallet_balance(client, "UNIFIED")
+    assert sim.ret_codes[10006] == 0
+
+
+@pytest.mark.parametrize("bybit_ahead_seconds", [20, -20])
+def test_the_rate_limit_reset_time_is_read_on_bybits_clock(simulator, bybit_ahead_seconds):
+    sim = simulator([unified_account("K1", "S1")])
+    sim.clock_offset_ms = bybit_ahead_seconds * 1000
+    client = make_client(sim.url)
+    wallet_balance(client, "UNIFIED")  # measures Bybit's clock
+    with pytest.raises(PollError) as caught:
+        for _ in range(60):
+            client.get(wallet.ENDPOINT.path, "accountType=UNIFIED", uid_limit_per_second=1000)
+    # the reset is under a second away on Bybit's clock, whichever way the host clock is off
+    assert caught.value.reason == "rate_limit"
+    assert 0 < caught.value.retry_after <= 1.5
+
+
 def test_connection_refused_is_a_network_error():
     with pytest.raises(PollError) as caught:
-        make_client(f"http://127.0.0.1:{free_port()}").wallet_balance("UNIFIED")
+        wallet_balance(make_client(f"http://127.0.0.1:{free_port()}"), "UNIFIED")
     assert caught.value.reason == "network"
     assert caught.value.message == "Connection refused"
 
@@ -103,5 +133,5 @@ def test_connection_refused_is_a_network_error():
 def test_wrong_path_is_an_http_error(simulator):
     sim = simulator([SimAccount(api_key="K1", secret="S1", wallets={})])
     with pytest.raises(PollError) as caught:
-        make_client(sim.url + "/nope").wallet_balance("UNIFIED")
+        wallet_balance(make_client(sim.url + "/nope"), "UNIFIED")
     assert (caught.value.reason, caught.value.message) == ("http", "HTTP 404")

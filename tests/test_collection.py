@@ -4,11 +4,13 @@ import logging
 
 from prometheus_client import generate_latest
 
-from exporter.collection import AccountPoller
-from exporter.metrics import build_registry
+from benchmarks.stock import build_registry
+from exporter.bybit.endpoints import wallet
+from exporter.service.poller import Poller
+from exporter.service.store import Store, TargetKey, TargetSpec
 from exporter.simulator import Holding, SimAccount, classic_wallet
-from exporter.store import Store
 from tests.conftest import parse_samples, sample, unified_account
+from tests.faults import FaultySimulator, faulty
 from tests.test_client import make_client
 
 
@@ -20,11 +22,16 @@ class FakeClock:
         return self.now
 
 
+def wallet_targets(account_name, *types, interval=1.0):
+    return {TargetKey(account_name, "wallet", (("account_type", t),)):
+            TargetSpec(wallet.ENDPOINT.health, interval) for t in types}
+
+
 def poller_for(sim, store, monotonic=None, **client_args):
     client = make_client(sim.url, **client_args)
-    store.set_targets({(client.account.name, t): 1.0 for t in client.account.account_types})
+    store.set_targets(wallet_targets(client.account.name, *client.account.account_types))
     kwargs = {"monotonic": monotonic} if monotonic else {}
-    return AccountPoller(client, store, **kwargs)
+    return Poller(wallet.ENDPOINT, client, store, client.account.poll_interval, **kwargs)
 
 
 def scrape(store):
@@ -43,7 +50,6 @@ def test_success_is_exported_with_labels(simulator):
                   account_type="UNIFIED") < 0.1
     assert sample(samples, "bybit_poll_errors_total", account="a", account_type="UNIFIED",
                   reason="auth") == 0.0
-    assert sample(samples, "bybit_exporter_build_info", version="0.1.0") == 1.0
 
 
 def test_a_coin_that_disappears_is_gone_from_metrics(simulator):
@@ -156,16 +162,16 @@ def test_ready_only_after_every_target_was_attempted(simulator):
     sim = simulator([unified_account("K1", "S1")])
     store = Store(stale_after=60)
     poller = poller_for(sim, store)
-    store.set_targets({("a", "UNIFIED"): 1.0, ("b", "UNIFIED"): 1.0})
+    store.set_targets(wallet_targets("a", "UNIFIED") | wallet_targets("b", "UNIFIED"))
     poller.poll()
     assert not store.ready()
-    store.set_targets({("a", "UNIFIED"): 1.0})
+    store.set_targets(wallet_targets("a", "UNIFIED"))
     assert store.ready()
 
 
-def test_ip_ban_waits_bybits_ten_minutes_then_recovers_by_itself(simulator):
-    account = unified_account("K1", "S1")
-    sim = simulator([account])
+def test_ip_ban_waits_bybits_ten_minutes_then_recovers_by_itself():
+    account = faulty(unified_account("K1", "S1"))
+    sim = FaultySimulator([account]).start()
     store = Store(stale_after=3600)
     clock = FakeClock(0.0)
     poller = poller_for(sim, store, monotonic=clock)
@@ -181,4 +187,5 @@ def test_ip_ban_waits_bybits_ten_minutes_then_recovers_by_itself(simulator):
     assert account.requests == sent
     clock.now = 600.0
     poller.poll()
+    sim.stop()
     assert sample(scrape(store), "bybit_up", **labels) == 1.0

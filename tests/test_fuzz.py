@@ -7,8 +7,10 @@ import math
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from exporter.bybit.endpoint import Context, InvalidResponse
+from exporter.bybit.endpoints import wallet
 from exporter.config import ConfigError, build, load_text
-from exporter.translate import InvalidResponse, Snapshot, translate
+from exporter.metrics.fields import Translation
 from tests.test_translate import DOC_UNIFIED, REAL_CONTRACT
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
@@ -21,13 +23,12 @@ number_like = st.sampled_from(["", "0", "-1.5", "1e5", "0.000000000000000000", "
 
 def check_translation(payload, account_type="UNIFIED"):
     try:
-        snapshot = translate(payload, account_type)
+        translation = wallet.translate([payload], Context({"account_type": account_type}))
     except InvalidResponse:
         return
-    assert isinstance(snapshot, Snapshot)
-    values = list(snapshot.totals.values())
-    values += [v for coin in snapshot.coins.values() for v in coin.values()]
-    assert all(isinstance(v, float) and math.isfinite(v) for v in values)
+    assert isinstance(translation, Translation)
+    assert all(isinstance(s.value, float) and math.isfinite(s.value)
+               for s in translation.samples)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])

@@ -5,7 +5,7 @@ import random
 import threading
 import time
 
-from exporter.scheduling import PollScheduler
+from exporter.service.scheduling import PollScheduler
 
 
 def test_first_poll_at_once_then_spread_over_the_interval():

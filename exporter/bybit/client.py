@@ -1,97 +1,41 @@
-"""Signed HTTP calls to Bybit V5, with every failure classified as one `reason`."""
+"""Signed HTTP calls to Bybit V5, with every failure classified as one Reason."""
 
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import requests
 from urllib3.exceptions import ReadTimeoutError
 
+from exporter import __version__
 from exporter.bybit import signing
 from exporter.bybit.budget import RequestBudget
+from exporter.bybit.clock import ServerClock
+from exporter.bybit.errors import (AUTH_CODES, CLOCK_CODES, PERMISSION_CODES, RATE_LIMIT_CODES,
+                                   PollError, Reason)
 from exporter.config import Account
 
-log = logging.getLogger("exporter.bybit")
-
-REASONS = ("timeout", "network", "http", "invalid_response", "rate_limit", "auth", "clock", "api")
-AUTH_CODES = frozenset({10003, 10004, 10005, 10007, 10010, 33004, -2015})
-RATE_LIMIT_CODES = frozenset({10006})
-CLOCK_CODES = frozenset({10002})
-
-WALLET_PATH = "/v5/account/wallet-balance"
-TIME_PATH = "/v5/market/time"
 MAX_BODY_BYTES = 8 * 1024 * 1024
 RATE_LIMIT_FALLBACK_SECONDS = 2.0
 IP_BAN_FALLBACK_SECONDS = 600.0  # Bybit's documented minimum ban after a 403
+MAX_RESET_WAIT_SECONDS = 60.0
 MAX_MESSAGE_CHARS = 200
-USER_AGENT = "bybit-exporter"
-
-
-class PollError(Exception):
-    """A failed call: `reason` is one of REASONS; `retry_after` seconds, when the server says."""
-
-    def __init__(self, reason: str, message: str, ret_code: int | None = None,
-                 retry_after: float | None = None):
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.ret_code = ret_code
-        self.retry_after = retry_after
+USER_AGENT = f"bybit-exporter/{__version__}"
 
 
 @dataclass(frozen=True)
-class WalletResponse:
+class Response:
     payload: dict[str, Any]
     rate_limit_remaining: int | None
 
 
-class ServerClock:
-    """Offset from this host's clock to Bybit's, measured from /v5/market/time; one per host."""
-
-    def __init__(self, base_url: str, timeout: float, budget: RequestBudget):
-        self.base_url = base_url
-        self.timeout = timeout
-        self.budget = budget
-        self.offset_ms = 0
-        self.synced_at: float | None = None
-        self._lock = threading.Lock()
-
-    def now_ms(self) -> int:
-        return int(time.time() * 1000) + self.offset_ms
-
-    def ensure_synced(self, session: requests.Session) -> None:
-        """Measure the offset once; threads arriving together wait for the first measurement."""
-        with self._lock:
-            if self.synced_at is None:
-                self._measure(session)
-
-    def resync(self, session: requests.Session, refused_at: float) -> None:
-        """Measure again, unless another thread already did after our request was refused."""
-        with self._lock:
-            if self.synced_at is None or self.synced_at <= refused_at:
-                self._measure(session)
-
-    def _measure(self, session: requests.Session) -> None:
-        with self.budget.slot():
-            sent = time.time()
-            payload, _ = _get(session, self.base_url + TIME_PATH, {}, self.timeout, "")
-            received = time.time()
-        offset_ms = _server_time_ms(payload) - int((sent + received) * 500)
-        if abs(offset_ms - self.offset_ms) >= 500 or self.synced_at is None:
-            log.info("measured Bybit's clock", extra={"fields": {
-                "endpoint": self.base_url, "offset_ms": offset_ms,
-                "round_trip_ms": round((received - sent) * 1000)}})
-        self.offset_ms = offset_ms
-        self.synced_at = time.monotonic()
-
-
 class BybitClient:
-    """One account's keep-alive session: builds, signs and sends wallet-balance requests."""
+    """One account's keep-alive session: builds, signs and sends its GET requests, within the
+    shared per-IP budget and Bybit's per-UID limit of each endpoint."""
 
     def __init__(self, account: Account, clock: ServerClock, budget: RequestBudget,
                  timeout: float, session: requests.Session | None = None):
@@ -99,44 +43,47 @@ class BybitClient:
         self.clock = clock
         self.budget = budget
         self.timeout = timeout
-        self.session = session or _session_for(account.endpoint)
+        self.session = session or new_session(account.endpoint)
         self._api_key = account.api_key.reveal()
-        self._sign = (signing.rsa_signer(account.rsa_private_key.reveal())
-                      if account.rsa_private_key else
-                      signing.hmac_signer(account.api_secret.reveal()))
+        self._sign = _signer(account)
+        self._spacing = _Spacing()
 
-    def wallet_balance(self, account_type: str) -> WalletResponse:
+    def get(self, path: str, query: str, uid_limit_per_second: float = 50.0) -> Response:
+        """One signed GET; a refused timestamp (10002) measures Bybit's clock again and retries
+        once."""
         self._ensure_synced()
-        query = f"accountType={account_type}"
-        if self.account.coins:
-            query += "&coin=" + ",".join(self.account.coins)
         attempt_started = time.monotonic()
         try:
-            return self._signed_get(WALLET_PATH, query)
+            return self._signed_get(path, query, uid_limit_per_second)
         except PollError as exc:
-            if exc.reason != "clock":
+            if exc.reason != Reason.CLOCK:
                 raise
         self._resync(attempt_started)
-        return self._signed_get(WALLET_PATH, query)
+        return self._signed_get(path, query, uid_limit_per_second)
 
     def close(self) -> None:
         self.session.close()
 
+    def _fetch_time(self, url: str, timeout: float) -> dict[str, Any]:
+        with self.budget.slot():
+            return fetch(self.session, url, {}, timeout, self.clock).payload
+
     def _ensure_synced(self) -> None:
         # A host without /v5/market/time still works if its clock is right; retry next poll.
         try:
-            self.clock.ensure_synced(self.session)
+            self.clock.ensure_synced(self._fetch_time, self.timeout)
         except PollError:
             pass
 
     def _resync(self, attempt_started: float) -> None:
         try:
-            self.clock.resync(self.session, attempt_started)
+            self.clock.resync(self._fetch_time, self.timeout, attempt_started)
         except PollError as exc:
-            raise PollError("clock", f"timestamp refused and clock resync failed: {exc.message}",
-                            10002) from None
+            raise PollError(Reason.CLOCK, "timestamp refused and clock resync failed: "
+                            f"{exc.message}", 10002) from None
 
-    def _signed_get(self, path: str, query: str) -> WalletResponse:
+    def _signed_get(self, path: str, query: str, uid_limit: float) -> Response:
+        self._spacing.wait(path, 1.0 / uid_limit)
         timestamp = self.clock.now_ms()
         recv_window = self.account.recv_window_ms
         headers = {
@@ -148,13 +95,36 @@ class BybitClient:
             "X-BAPI-SIGN-TYPE": "2",
         }
         # The URL is built by hand: the signature covers exactly the bytes after '?'.
+        url = f"{self.account.endpoint}{path}?{query}" if query else self.account.endpoint + path
         with self.budget.slot():
-            payload, response_headers = _get(self.session, f"{self.account.endpoint}{path}?{query}",
-                                             headers, self.timeout, self._api_key)
-        return WalletResponse(payload, _int_header(response_headers, "X-Bapi-Limit-Status"))
+            return fetch(self.session, url, headers, self.timeout, self.clock, self._api_key)
 
 
-def _session_for(endpoint: str) -> requests.Session:
+def _signer(account: Account) -> signing.Signer:
+    if account.rsa_private_key is not None:
+        return signing.rsa_signer(account.rsa_private_key.reveal())
+    assert account.api_secret is not None  # the config requires one of the two
+    return signing.hmac_signer(account.api_secret.reveal())
+
+
+class _Spacing:
+    """Calls to one endpoint at least 1/limit seconds apart: Bybit's per-UID limits count a
+    rolling second per endpoint."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, key: str, gap: float) -> None:
+        with self._lock:
+            now = time.monotonic()
+            at = max(now, self._next.get(key, 0.0))
+            self._next[key] = at + gap
+        if at > now:
+            time.sleep(at - now)
+
+
+def new_session(endpoint: str) -> requests.Session:
     """A session that reads proxy settings (HTTPS_PROXY, NO_PROXY) once, not on every request:
     requests would otherwise scan the environment and ~/.netrc for each call."""
     session = requests.Session()
@@ -164,22 +134,28 @@ def _session_for(endpoint: str) -> requests.Session:
     return session
 
 
-def _get(session: requests.Session, url: str, headers: dict[str, str], timeout: float,
-         redact: str) -> tuple[dict[str, Any], Any]:
+def fetch(session: requests.Session, url: str, headers: Mapping[str, str], timeout: float,
+          clock: ServerClock, redact: str = "") -> Response:
+    """GET `url` (never following a redirect: the signed headers must not travel to another
+    host) and return its JSON envelope, or raise a classified PollError."""
     deadline = time.monotonic() + timeout
     try:
-        with session.get(url, headers=headers, timeout=timeout, stream=True) as response:
+        with session.get(url, headers=dict(headers), timeout=timeout, stream=True,
+                         allow_redirects=False) as response:
             body = _read_body(response, deadline)
     except requests.Timeout:
-        raise PollError("timeout", f"no answer within {timeout:g}s") from None
+        raise PollError(Reason.TIMEOUT, f"no answer within {timeout:g}s") from None
     except requests.RequestException as exc:
         if _is_read_timeout(exc):
-            raise PollError("timeout", f"no answer within {timeout:g}s") from None
-        raise PollError("network", _describe_network_error(exc)) from None
-    _check_status(response, body)
-    payload = _parse_json(body)
-    _check_ret_code(payload, response.headers, redact)
-    return payload, response.headers
+            raise PollError(Reason.TIMEOUT, f"no answer within {timeout:g}s") from None
+        raise PollError(Reason.NETWORK, _describe_network_error(exc)) from None
+    envelope = _envelope(body)
+    if not 200 <= response.status_code < 300:
+        _check_status(response, body, envelope, clock, redact)
+    if envelope is None:
+        raise PollError(Reason.INVALID_RESPONSE, "body is not a JSON object")
+    _check_ret_code(envelope, response.headers, clock, redact)
+    return Response(envelope, _int_header(response.headers, "X-Bapi-Limit-Status"))
 
 
 def _read_body(response: requests.Response, deadline: float) -> bytes:
@@ -187,7 +163,7 @@ def _read_body(response: requests.Response, deadline: float) -> bytes:
     for chunk in response.iter_content(64 * 1024):
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise PollError("invalid_response", f"body larger than {MAX_BODY_BYTES} bytes")
+            raise PollError(Reason.INVALID_RESPONSE, f"body larger than {MAX_BODY_BYTES} bytes")
         if time.monotonic() > deadline:
             raise requests.Timeout()
         chunks.append(chunk)
@@ -208,45 +184,54 @@ def _describe_network_error(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def _check_status(response: requests.Response, body: bytes) -> None:
-    status = response.status_code
-    if 200 <= status < 300:
-        return
-    text = body[:2000].decode("utf-8", "replace").lower()
-    if status == 429:
-        raise PollError("rate_limit", "HTTP 429", retry_after=_reset_after(response.headers))
-    if status == 403 and "too frequent" in text:
-        raise PollError("rate_limit", "HTTP 403 access too frequent (IP rate limit)",
-                        retry_after=IP_BAN_FALLBACK_SECONDS)
-    if status == 401:
-        raise PollError("auth", "HTTP 401 (authentication headers refused)")
-    raise PollError("http", f"HTTP {status}")
-
-
-def _parse_json(body: bytes) -> dict[str, Any]:
+def _envelope(body: bytes) -> dict[str, Any] | None:
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        raise PollError("invalid_response", "body is not JSON") from None
-    if not isinstance(payload, dict):
-        raise PollError("invalid_response", "body is not a JSON object")
-    return payload
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
-def _check_ret_code(payload: dict[str, Any], headers: Any, redact: str) -> None:
+def _check_status(response: requests.Response, body: bytes, envelope: dict[str, Any] | None,
+                  clock: ServerClock, redact: str) -> None:
+    """A non-2xx answer: Bybit's retCode decides when the body carries one (HTTP 400 with
+    10001, for instance); otherwise the status does."""
+    status = response.status_code
+    if 300 <= status < 400:
+        raise PollError(Reason.HTTP, f"HTTP {status} redirect (not followed)")
+    code = envelope.get("retCode") if envelope is not None else None
+    if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+        _check_ret_code(envelope or {}, response.headers, clock, redact)
+    text = body[:2000].decode("utf-8", "replace").lower()
+    if status == 429:
+        raise PollError(Reason.RATE_LIMIT, "HTTP 429",
+                        retry_after=_reset_after(response.headers, clock))
+    if status == 403 and "too frequent" in text:
+        raise PollError(Reason.RATE_LIMIT, "HTTP 403 access too frequent (IP rate limit)",
+                        retry_after=IP_BAN_FALLBACK_SECONDS)
+    if status == 401:
+        raise PollError(Reason.AUTH, "HTTP 401 (authentication headers refused)")
+    raise PollError(Reason.HTTP, f"HTTP {status}")
+
+
+def _check_ret_code(payload: dict[str, Any], headers: Any, clock: ServerClock,
+                    redact: str) -> None:
     code = payload.get("retCode")
     if isinstance(code, bool) or not isinstance(code, int):
-        raise PollError("invalid_response", "retCode missing or not a number")
+        raise PollError(Reason.INVALID_RESPONSE, "retCode missing or not a number")
     if code == 0:
         return
     message = _clean_message(payload.get("retMsg"), redact)
     if code in AUTH_CODES:
-        raise PollError("auth", message, code)
+        raise PollError(Reason.AUTH, message, code)
+    if code in PERMISSION_CODES:
+        raise PollError(Reason.PERMISSION, message, code)
     if code in RATE_LIMIT_CODES:
-        raise PollError("rate_limit", message, code, retry_after=_reset_after(headers))
+        raise PollError(Reason.RATE_LIMIT, message, code,
+                        retry_after=_reset_after(headers, clock))
     if code in CLOCK_CODES:
-        raise PollError("clock", message, code)
-    raise PollError("api", message, code)
+        raise PollError(Reason.CLOCK, message, code)
+    raise PollError(Reason.API, message, code)
 
 
 def _clean_message(message: Any, redact: str) -> str:
@@ -257,11 +242,12 @@ def _clean_message(message: Any, redact: str) -> str:
     return text[:MAX_MESSAGE_CHARS]
 
 
-def _reset_after(headers: Any) -> float:
+def _reset_after(headers: Any, clock: ServerClock) -> float:
+    """Seconds until X-Bapi-Limit-Reset-Timestamp, which is a time on Bybit's clock."""
     reset_ms = _int_header(headers, "X-Bapi-Limit-Reset-Timestamp")
     if reset_ms is None:
         return RATE_LIMIT_FALLBACK_SECONDS
-    return min(max(reset_ms / 1000 - time.time(), 0.0), 60.0)
+    return min(max((reset_ms - clock.now_ms()) / 1000, 0.0), MAX_RESET_WAIT_SECONDS)
 
 
 def _int_header(headers: Any, name: str) -> int | None:
@@ -269,13 +255,3 @@ def _int_header(headers: Any, name: str) -> int | None:
         return int(headers.get(name))
     except (TypeError, ValueError):
         return None
-
-
-def _server_time_ms(payload: dict[str, Any]) -> int:
-    result = payload.get("result")
-    try:
-        if isinstance(result, dict) and result.get("timeNano"):
-            return int(result["timeNano"]) // 1_000_000
-        return int(payload["time"])
-    except (KeyError, TypeError, ValueError):
-        raise PollError("invalid_response", "market time missing from /v5/market/time") from None

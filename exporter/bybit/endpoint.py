@@ -1,0 +1,100 @@
+"""What an endpoint module declares: its request (path, parameters, Bybit's per-UID limit, how
+often it is worth calling), its translation into samples (a pure function) and its families."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from exporter.metrics.family import COLLECTOR_HEALTH, Family, HealthFamilies
+from exporter.metrics.fields import Field, Translation
+
+if TYPE_CHECKING:
+    from exporter.config import Account
+
+
+class InvalidResponse(ValueError):
+    """The answer does not have the shape of the endpoint's answer: nothing of it is exported."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One thing polled for one account: its labels beyond `account`, and the queries sent."""
+
+    labels: tuple[tuple[str, str], ...]
+    queries: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a translation may know besides the answers: the target's labels and USD prices."""
+
+    labels: Mapping[str, str]
+    prices: Mapping[str, float] = field(default_factory=dict)
+
+
+Translate = Callable[[Sequence[Any], Context], Translation]
+Example = Callable[[Callable[[Field], Any]], list[Any]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    collector: str  # the name in `collect:` and in the `collector` label
+    path: str
+    uid_limit_per_second: float  # Bybit's per-UID limit for this endpoint
+    targets: Callable[[Account], tuple[Target, ...]]
+    translate: Translate
+    families: tuple[Family, ...]
+    fields: tuple[Field, ...]  # every documented field it reads
+    example: Example  # a well-formed answer whose field values come from the callback
+    interval: float | None = None  # seconds; None: the account's poll_interval
+    margin: bool = False  # margin data: polled every poll_interval, never stretched
+    paginated: bool = False  # follows result.nextPageCursor
+    needs_prices: bool = False  # translation wants USD index prices
+    permission: str = "Read-Only"  # what a 10005 refusal means the key lacks
+    health: HealthFamilies = COLLECTOR_HEALTH
+
+    def requests_per_poll(self, account: Account) -> int:
+        return sum(len(target.queries) for target in self.targets(account))
+
+
+def collector_target(endpoint_name: str, *queries: str) -> Callable[[Account], tuple[Target, ...]]:
+    def targets(_: Account) -> tuple[Target, ...]:
+        return (Target((("collector", endpoint_name),), queries),)
+
+    return targets
+
+
+def result_of(payload: Any) -> dict[str, Any]:
+    """The `result` object of an answer, or InvalidResponse."""
+    if not isinstance(payload, dict):
+        raise InvalidResponse("body is not a JSON object")
+    result = payload.get("result")
+    if not isinstance(result, dict):
+        raise InvalidResponse("result is missing")
+    return result
+
+
+def list_of(container: Mapping[str, Any], key: str, where: str, limit: int = 10_000,
+            required: bool = True) -> list[dict[str, Any]]:
+    """A list of objects under `key`; a missing list is empty unless required."""
+    items = container.get(key)
+    if items is None and not required:
+        return []
+    if not isinstance(items, list):
+        raise InvalidResponse(f"{where}.{key} is not a list")
+    if len(items) > limit:
+        raise InvalidResponse(f"more than {limit} entries in {where}.{key}")
+    if not all(isinstance(item, dict) for item in items):
+        raise InvalidResponse(f"an entry of {where}.{key} is not an object")
+    return items
+
+
+def name_of(item: Mapping[str, Any], key: str, where: str) -> str:
+    """An identifying name (coin, symbol...): a short printable string, or InvalidResponse."""
+    name = item.get(key)
+    if isinstance(name, int) and not isinstance(name, bool):
+        name = str(name)
+    if not isinstance(name, str) or not name or len(name) > 64 or not name.isprintable():
+        raise InvalidResponse(f"an entry of {where} has no usable {key}")
+    return name

@@ -1,0 +1,10 @@
+"""One module per Bybit endpoint. ENDPOINTS lists them: the scheduler, the catalogue, the
+README's tables and the tests all go from this list."""
+
+from __future__ import annotations
+
+from exporter.bybit.endpoint import Endpoint
+from exporter.bybit.endpoints import wallet
+
+ENDPOINTS: tuple[Endpoint, ...] = (wallet.ENDPOINT,)
+BY_COLLECTOR = {endpoint.collector: endpoint for endpoint in ENDPOINTS}

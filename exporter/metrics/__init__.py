@@ -1,0 +1,1 @@
+"""Metric families (the catalogue), reading Bybit's fields into samples, and /metrics rendering."""

@@ -1,0 +1,176 @@
+"""Bybit's fields, each read on its own (the field catalogue).
+
+A field's kind says which values it allows. "" (or a missing field) means "not applicable":
+no series. A value its kind does not allow is an unreadable field: it loses its own series
+only, is counted in `bybit_invalid_fields` and named in one log line; the rest of the answer
+is exported as usual. Whether there is an answer at all is decided by its shape, not here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+from exporter.metrics.family import Family
+
+_DECIMAL = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+_FLAG_WORDS = {"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0}
+PREVIEW_CHARS = 40
+MAX_LABEL_CHARS = 64
+
+
+class Unreadable(ValueError):
+    """A value that the field's kind does not allow."""
+
+
+def number(value: Any) -> float | None:
+    """A finite number, from a decimal string or a JSON number."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and _DECIMAL.match(value):
+        result = float(value)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        result = float(value)
+    else:
+        raise Unreadable("not a number")
+    if not math.isfinite(result):
+        raise Unreadable("not a finite number")
+    return result
+
+
+def flag(value: Any) -> float | None:
+    """1 or 0 from a JSON boolean, 0/1, or "true", "false", "1", "0"."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int) and value in (0, 1):
+        return float(value)
+    if isinstance(value, str) and value.lower() in _FLAG_WORDS:
+        return _FLAG_WORDS[value.lower()]
+    raise Unreadable("not a flag")
+
+
+def timestamp(value: Any) -> float | None:
+    """Unix seconds from an ISO 8601 time such as 2026-01-01T00:00:00Z; the epoch itself is
+    Bybit's way of saying "never", so it is no value."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise Unreadable("not a time")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise Unreadable("not a time") from None
+    if parsed.tzinfo is None:
+        raise Unreadable("a time without a time zone")
+    seconds = parsed.timestamp()
+    return None if seconds <= 0 else seconds
+
+
+def text(value: Any) -> str | None:
+    """A short printable string, for a label value."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise Unreadable("not a text")
+    result = str(value)
+    if len(result) > MAX_LABEL_CHARS or not result.isprintable():
+        raise Unreadable("not a usable label value")
+    return result
+
+
+def bound_list(value: Any) -> float | None:
+    """1 if a list of addresses binds something, 0 for [] or ["*"] (bound to nothing)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise Unreadable("not a list of addresses")
+    return 0.0 if value in ([], ["*"]) else 1.0
+
+
+Kind = Callable[[Any], Any]
+UNREADABLE_EXAMPLES: Mapping[Kind, tuple[Any, ...]] = {
+    number: ("abc", "NaN", "1e999", "1,5", {}, [1], True),
+    flag: ("yes", 2, {}, [], 0.5),
+    timestamp: ("soon", 5, "2026-13-45T00:00:00Z", {}),
+    text: ({}, [], True, "x" * 100),
+    bound_list: ("*", [1], {}, 3),
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One documented field of an answer: its Bybit key, its kind, and the family its
+    series goes to (None for a field read only as a label or as input to another series)."""
+
+    key: str
+    kind: Kind
+    family: Family | None = None
+
+
+def numbers(*rows: tuple[str, Family]) -> tuple[Field, ...]:
+    return tuple(Field(key, number, family) for key, family in rows)
+
+
+@dataclass(frozen=True)
+class Sample:
+    family: Family
+    labels: tuple[str, ...]  # values of family.labels, in order
+    value: float
+
+
+@dataclass(frozen=True)
+class UnreadableField:
+    where: str  # e.g. coin BTC equity
+    preview: str  # the first 40 characters of the value
+
+
+@dataclass(frozen=True)
+class Translation:
+    """One answer as samples, plus the fields that could not be read."""
+
+    samples: tuple[Sample, ...]
+    unreadable: tuple[UnreadableField, ...] = ()
+
+
+@dataclass
+class Reader:
+    """Collects the samples of one answer, field by field."""
+
+    samples: list[Sample] = field(default_factory=list)
+    unreadable: list[UnreadableField] = field(default_factory=list)
+
+    def read(self, source: Mapping[str, Any], item: Field, where: str) -> Any:
+        value = source.get(item.key)
+        try:
+            return item.kind(value)
+        except Unreadable:
+            self.unreadable.append(UnreadableField(f"{where} {item.key}".strip(), _preview(value)))
+            return None
+
+    def emit(self, family: Family, labels: tuple[str, ...], value: float | None) -> None:
+        if value is not None:
+            self.samples.append(Sample(family, labels, value))
+
+    def fields(self, source: Mapping[str, Any], fields: tuple[Field, ...],
+               labels: tuple[str, ...] = (), where: str = "") -> dict[str, Any]:
+        """Read every field; emit the numeric ones that have a family. Returns what was read,
+        by key, for fields that other series derive from."""
+        values = {}
+        for item in fields:
+            value = self.read(source, item, where)
+            values[item.key] = value
+            if item.family is not None and isinstance(value, float):
+                self.emit(item.family, labels, value)
+        return values
+
+    def result(self) -> Translation:
+        return Translation(tuple(self.samples), tuple(self.unreadable))
+
+
+def _preview(value: Any) -> str:
+    return str(value)[:PREVIEW_CHARS]

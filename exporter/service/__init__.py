@@ -1,0 +1,1 @@
+"""The running exporter: the latest state of every target, polling, scheduling, wiring, reload."""

@@ -1,0 +1,75 @@
+"""One account's running parts, owned by one object: its HTTP session and client, and a poller
+and a schedule per collector. Stopping it stops its jobs and closes its session."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Mapping
+
+from exporter.bybit.budget import RequestBudget
+from exporter.bybit.client import BybitClient
+from exporter.bybit.clock import ServerClock
+from exporter.bybit.endpoints import BY_COLLECTOR
+from exporter.config import Account
+from exporter.service.poller import Poller, Prices
+from exporter.service.scheduling import PollScheduler
+from exporter.service.store import Store, TargetKey, TargetSpec
+
+
+class Clocks:
+    """One measured clock per Bybit host, shared by every account on it."""
+
+    def __init__(self) -> None:
+        self._clocks: dict[str, ServerClock] = {}
+        self._lock = threading.Lock()
+
+    def for_host(self, endpoint: str) -> ServerClock:
+        with self._lock:
+            return self._clocks.setdefault(endpoint, ServerClock(endpoint))
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What every account's parts use."""
+
+    budget: RequestBudget
+    store: Store
+    scheduler: PollScheduler
+    clocks: Clocks
+    prices: Prices
+    timeout: float
+
+
+class AccountRunner:
+    def __init__(self, account: Account, intervals: Mapping[str, float], shared: Shared):
+        self.account = account
+        self.intervals = dict(intervals)  # collector -> interval in force
+        self.shared = shared
+        self.client = BybitClient(account, shared.clocks.for_host(account.endpoint),
+                                  shared.budget, shared.timeout)
+        self.pollers = {
+            collector: Poller(BY_COLLECTOR[collector], self.client, shared.store, interval,
+                              shared.prices)
+            for collector, interval in self.intervals.items()}
+
+    def job_id(self, collector: str) -> str:
+        return f"{self.account.name}/{collector}"
+
+    def targets(self) -> dict[TargetKey, TargetSpec]:
+        return {poller.key(target): TargetSpec(poller.endpoint.health, poller.interval)
+                for poller in self.pollers.values()
+                for target in poller.endpoint.targets(self.account)}
+
+    def start(self) -> None:
+        for collector, poller in self.pollers.items():
+            self.shared.scheduler.add(self.job_id(collector), poller.poll, poller.interval)
+
+    def stop(self) -> None:
+        for collector in self.pollers:
+            self.shared.scheduler.remove(self.job_id(collector))
+        self.client.close()
+
+    def same_as(self, account: Account, intervals: Mapping[str, float], timeout: float) -> bool:
+        return (account, dict(intervals), timeout) == (self.account, self.intervals,
+                                                       self.shared.timeout)

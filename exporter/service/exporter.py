@@ -1,0 +1,128 @@
+"""Wiring: config -> one AccountRunner per account of this shard -> scheduler; store ->
+exposition. A reload diffs the accounts, stops the old runners and starts the new ones."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+
+from exporter.build import build_info
+from exporter.bybit.budget import RequestBudget
+from exporter.config import Config, ConfigError
+from exporter.metrics.catalogue import SERVED
+from exporter.metrics.family import BUILD_INFO, RELOAD_OK, RELOAD_TIME, SHARD_INFO
+from exporter.metrics.render import ExporterSample, FastExposition
+from exporter.service import scheduling
+from exporter.service.account import AccountRunner, Clocks, Shared
+from exporter.service.plan import plan
+from exporter.service.poller import Prices
+from exporter.service.sharding import Shard
+from exporter.service.store import Store, TargetKey, TargetSpec
+
+log = logging.getLogger("exporter.service")
+
+
+def process_metrics() -> Callable[[], bytes]:
+    """process_* series (memory, CPU, open files), rendered on every scrape: they are few."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    return lambda: generate_latest(registry)
+
+
+class Exporter:
+    def __init__(self, config: Config, load_config: Callable[[], Config] | None = None,
+                 shard: Shard = Shard(), budget: RequestBudget | None = None,
+                 prices: Prices = dict):
+        self.config = config
+        self.load_config = load_config or (lambda: config)
+        self.shard = shard
+        self.budget = budget or RequestBudget()
+        self.prices = prices
+        self.store = Store(config.stale_after)
+        self.exposition = FastExposition(self.store, SERVED, self._exporter_samples,
+                                         extra=process_metrics())
+        self.scheduler = scheduling.PollScheduler(scheduling.MAX_WORKERS)
+        self.clocks = Clocks()
+        self.runners: dict[str, AccountRunner] = {}
+        self.reload_ok = True
+        self.reload_success_time: float | None = None
+        self._reload_lock = threading.Lock()
+
+    def render_metrics(self, gzip: bool) -> bytes:
+        return self.exposition.render(gzip)
+
+    def ready(self) -> bool:
+        return self.store.ready()
+
+    def start(self) -> None:
+        self._apply(self.config)
+        self.reload_success_time = time.time()
+        self.scheduler.start()
+        log.info("polling started", extra={"fields": {
+            "accounts": len(self.runners), "shard": self.shard.index,
+            "total_shards": self.shard.total}})
+
+    def reload(self) -> tuple[bool, list[str]]:
+        """Load the config again and apply it; an invalid one is refused and the old one kept."""
+        with self._reload_lock:
+            try:
+                config = self.load_config()
+            except ConfigError as exc:
+                for problem in exc.problems:
+                    log.error("config reload refused", extra={"fields": {"problem": problem}})
+                self.reload_ok = False
+                self.store.version += 1
+                return False, exc.problems
+            changes = self._apply(config)
+            self.reload_ok, self.reload_success_time = True, time.time()
+            log.info("config reloaded", extra={"fields": changes})
+            return True, []
+
+    def stop(self) -> None:
+        self.budget.close()
+        self.scheduler.shutdown()
+        for runner in self.runners.values():
+            runner.client.close()
+
+    def _apply(self, config: Config) -> dict[str, int]:
+        """Runners for exactly this shard's accounts of `config`. An account whose config,
+        intervals in force and timeout did not change keeps running undisturbed, with its values
+        and back-off; every other is stopped (its jobs removed, its session closed) and, if still
+        wanted, started anew."""
+        accounts = self.shard.select(config.accounts)
+        intervals = plan(accounts).intervals
+        shared = Shared(self.budget, self.store, self.scheduler, self.clocks, self.prices,
+                        config.timeout)
+        wanted = {a.name: (a, {c: intervals[(a.name, c)] for c in a.collect}) for a in accounts}
+        removed = [name for name in self.runners if name not in wanted]
+        changed = [name for name, (account, own) in wanted.items() if name in self.runners
+                   and not self.runners[name].same_as(account, own, config.timeout)]
+        added = [name for name in wanted if name not in self.runners]
+        for name in removed + changed:
+            self.runners.pop(name).stop()
+        for name in changed + added:
+            self.runners[name] = AccountRunner(*wanted[name], shared)
+        self.config = config
+        self.store.stale_after = config.stale_after
+        self.store.set_targets(self._targets())
+        for name in changed + added:
+            self.runners[name].start()
+        return {"added": len(added), "removed": len(removed), "changed": len(changed)}
+
+    def _targets(self) -> dict[TargetKey, TargetSpec]:
+        targets: dict[TargetKey, TargetSpec] = {}
+        for runner in self.runners.values():
+            targets.update(runner.targets())
+        return targets
+
+    def _exporter_samples(self) -> Iterator[ExporterSample]:
+        info = build_info()
+        yield BUILD_INFO, (info.version, info.revision, info.branch, info.pythonversion), 1.0
+        yield SHARD_INFO, (str(self.shard.index), str(self.shard.total)), 1.0
+        yield RELOAD_OK, (), 1.0 if self.reload_ok else 0.0
+        if self.reload_success_time is not None:
+            yield RELOAD_TIME, (), self.reload_success_time

@@ -1,0 +1,70 @@
+"""How often each collector of each account is polled, so that the whole config fits the per-IP
+request budget: margin data always every poll_interval; the slow collectors (key, margin mode,
+wallets) are stretched first when a config needs more than the budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from exporter.bybit.budget import MAX_REQUESTS, WINDOW_SECONDS
+from exporter.bybit.endpoints import BY_COLLECTOR
+from exporter.config import Account
+
+BUDGET_PER_SECOND = MAX_REQUESTS / WINDOW_SECONDS
+
+
+@dataclass(frozen=True)
+class Plan:
+    intervals: dict[tuple[str, str], float]  # (account, collector) -> interval in force
+    margin_rate: float  # requests per second that are never stretched
+    wanted_rate: float  # requests per second at every collector's own interval
+    planned_rate: float  # after stretching
+    stretch: float  # factor applied to the slow collectors' intervals (1: none)
+
+    @property
+    def fits(self) -> bool:
+        return self.planned_rate <= BUDGET_PER_SECOND
+
+    def interval(self, account: str, collector: str) -> float:
+        return self.intervals[(account, collector)]
+
+
+def own_interval(account: Account, collector: str) -> float:
+    endpoint = BY_COLLECTOR[collector]
+    if endpoint.margin or endpoint.interval is None:
+        return account.poll_interval
+    return max(endpoint.interval, account.poll_interval)
+
+
+def plan(accounts: Iterable[Account], budget_per_second: float = BUDGET_PER_SECOND) -> Plan:
+    accounts = tuple(accounts)
+    margin = slow = 0.0
+    for account in accounts:
+        for collector in account.collect:
+            rate = BY_COLLECTOR[collector].requests_per_poll(account) / own_interval(account,
+                                                                                     collector)
+            if BY_COLLECTOR[collector].margin:
+                margin += rate
+            else:
+                slow += rate
+    room = budget_per_second - margin
+    stretch = 1.0 if slow <= room else (slow / room if room > 0 else float("inf"))
+    stretch = min(stretch, 1000.0)  # never more than a thousand times slower: still polled
+    intervals = {(a.name, c): own_interval(a, c) * (1.0 if BY_COLLECTOR[c].margin else stretch)
+                 for a in accounts for c in a.collect}
+    return Plan(intervals, margin, margin + slow, margin + slow / stretch, stretch)
+
+
+def describe(result: Plan) -> str:
+    """For --config.check: the request rate the config needs against the budget."""
+    per_window = WINDOW_SECONDS
+    line = (f"requests: {result.wanted_rate * per_window:.1f} per {per_window:g} s wanted "
+            f"({result.margin_rate * per_window:.1f} for margin data), budget {MAX_REQUESTS} "
+            f"per {per_window:g} s")
+    if result.stretch > 1:
+        line += (f"; slow collectors stretched {result.stretch:.2f}x to "
+                 f"{result.planned_rate * per_window:.1f}")
+    if not result.fits:
+        line += "; DOES NOT FIT: margin polls alone exceed the budget and will be delayed"
+    return line

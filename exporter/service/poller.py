@@ -1,0 +1,166 @@
+"""One collector of one account: its targets fetched, translated and recorded, failures
+classified, logged once per change, and backed off where hammering would not help."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Mapping
+
+from exporter.bybit.budget import BudgetClosed
+from exporter.bybit.client import BybitClient
+from exporter.bybit.endpoint import Context, Endpoint, InvalidResponse, Target
+from exporter.bybit.errors import PollError, Reason
+from exporter.metrics.fields import Translation
+from exporter.service.store import Store, TargetKey
+
+log = logging.getLogger("exporter.collection")
+
+SLOW_BACKOFF_MAX_SECONDS = 600.0
+# Failures that concern the key or the IP, not one target: the other targets are not tried.
+ACCOUNT_WIDE_REASONS = (Reason.AUTH, Reason.RATE_LIMIT, Reason.PERMISSION)
+# Failures someone must act on: retried at 2, 4, 8... intervals, at most every 10 minutes.
+SLOW_REASONS = (Reason.AUTH, Reason.PERMISSION)
+MAX_PAGES = 50
+Prices = Callable[[], Mapping[str, float]]
+
+
+class Poller:
+    def __init__(self, endpoint: Endpoint, client: BybitClient, store: Store, interval: float,
+                 prices: Prices = dict, monotonic: Callable[[], float] = time.monotonic):
+        self.endpoint = endpoint
+        self.client = client
+        self.account = client.account
+        self.store = store
+        self.interval = interval
+        self.prices = prices
+        self.monotonic = monotonic
+        self.not_before = 0.0
+        self._slow_failures = 0
+        self._last_reason: dict[TargetKey, Reason | None] = {}
+        self._last_unreadable: dict[TargetKey, frozenset[str]] = {}
+
+    def key(self, target: Target) -> TargetKey:
+        return TargetKey(self.account.name, self.endpoint.collector, target.labels)
+
+    def poll(self) -> None:
+        """Poll every target once, unless a back-off is in force. Never raises."""
+        if self.monotonic() < self.not_before:
+            log.debug("poll skipped: backing off", extra=self._fields())
+            return
+        targets = self.endpoint.targets(self.account)
+        for index, target in enumerate(targets):
+            try:
+                error = self._poll_target(target)
+            except BudgetClosed:
+                return
+            if error is not None and error.reason in ACCOUNT_WIDE_REASONS:
+                for skipped in targets[index + 1:]:
+                    self._record_failure(self.key(skipped), error, None)
+                self._back_off(error)
+                return
+        self._slow_failures = 0
+
+    def _poll_target(self, target: Target) -> PollError | None:
+        key = self.key(target)
+        started = self.monotonic()
+        try:
+            payloads, remaining = self._fetch(target)
+            translation = self.endpoint.translate(
+                payloads, Context(dict(target.labels), self._prices()))
+        except PollError as exc:
+            error = exc
+        except InvalidResponse as exc:
+            error = PollError(Reason.INVALID_RESPONSE, str(exc))
+        except BudgetClosed:
+            raise
+        except Exception as exc:  # a bug must not stop polling: log it and carry on
+            log.exception("unexpected error while polling", extra=self._fields(key))
+            error = PollError(Reason.INVALID_RESPONSE, type(exc).__name__)
+        else:
+            duration = self.monotonic() - started
+            self.store.record_success(key, translation, duration, remaining)
+            self._log_recovery(key, duration)
+            self._log_unreadable(key, translation)
+            return None
+        self._record_failure(key, error, self.monotonic() - started)
+        return error
+
+    def _fetch(self, target: Target) -> tuple[list[Any], int | None]:
+        payloads, remaining = [], None
+        for query in target.queries:
+            cursor = ""
+            for _ in range(MAX_PAGES):
+                paged = f"{query}&cursor={cursor}" if cursor else query
+                response = self.client.get(self.endpoint.path, paged,
+                                           self.endpoint.uid_limit_per_second)
+                payloads.append(response.payload)
+                remaining = response.rate_limit_remaining
+                cursor = _next_cursor(response.payload) if self.endpoint.paginated else ""
+                if not cursor:
+                    break
+        return payloads, remaining
+
+    def _prices(self) -> Mapping[str, float]:
+        return self.prices() if self.endpoint.needs_prices else {}
+
+    def _record_failure(self, key: TargetKey, error: PollError, duration: float | None) -> None:
+        self.store.record_failure(key, error.reason, duration)
+        fields = self._fields(key, reason=error.reason, ret_code=error.ret_code,
+                              ret_msg=error.message)
+        if error.reason == Reason.PERMISSION:
+            fields["fields"]["missing_permission"] = self.endpoint.permission
+        if self._last_reason.get(key) != error.reason:
+            log.warning("poll failed", extra=fields)
+        else:
+            log.debug("poll failed again", extra=fields)
+        self._last_reason[key] = error.reason
+
+    def _log_recovery(self, key: TargetKey, duration: float) -> None:
+        fields = self._fields(key, duration_seconds=round(duration, 3))
+        if self._last_reason.get(key) is not None:
+            log.info("poll recovered", extra=fields)
+        else:
+            log.debug("poll succeeded", extra=fields)
+        self._last_reason[key] = None
+
+    def _log_unreadable(self, key: TargetKey, translation: Translation) -> None:
+        names = frozenset(item.where for item in translation.unreadable)
+        if names == self._last_unreadable.get(key, frozenset()):
+            return
+        self._last_unreadable[key] = names
+        secret = self.account.api_key.reveal()
+        for item in translation.unreadable:
+            log.warning("unreadable field", extra=self._fields(
+                key, field=item.where, value=item.preview.replace(secret, "***")))
+
+    def _back_off(self, error: PollError) -> None:
+        if error.reason in SLOW_REASONS:
+            # A revoked or expired key, a missing permission, an IP not whitelisted: someone
+            # must act. Retry at 2, 4, 8... intervals, at most every 10 minutes.
+            self._slow_failures += 1
+            delay = min(self.interval * 2 ** self._slow_failures, SLOW_BACKOFF_MAX_SECONDS)
+        else:
+            delay = error.retry_after or 0.0
+        self.not_before = self.monotonic() + delay
+        if delay:
+            log.info("backing off", extra=self._fields(reason=error.reason,
+                                                       seconds=round(delay, 1)))
+
+    def _fields(self, key: TargetKey | None = None, **more: Any) -> dict[str, Any]:
+        fields: dict[str, Any] = {"account": self.account.name}
+        if self.endpoint.collector != "wallet":
+            fields["collector"] = self.endpoint.collector
+        if key is not None:
+            fields.update(dict(key.labels))
+        fields.update({k: v for k, v in more.items() if v is not None})
+        return {"fields": fields}
+
+
+def _next_cursor(payload: Any) -> str:
+    result = payload.get("result") if isinstance(payload, dict) else None
+    cursor = result.get("nextPageCursor") if isinstance(result, dict) else None
+    page = result.get("list") if isinstance(result, dict) else None
+    if not isinstance(cursor, str) or not page:
+        return ""
+    return cursor
