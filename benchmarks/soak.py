@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import Exporter, fleet, get  # noqa: E402
 
-from exporter.simulator import FAULTS, BybitSimulator  # noqa: E402
+from tests.faults import FAULTS, FaultySimulator, faulty  # noqa: E402
 
 ACCOUNTS = 40
 
@@ -40,8 +40,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=10.0)
     args = parser.parse_args()
-    sim_accounts, names = fleet(ACCOUNTS, 10)
-    sim = BybitSimulator(sim_accounts).start()
+    plain_accounts, names = fleet(ACCOUNTS, 10)
+    sim_accounts = [faulty(account) for account in plain_accounts]
+    sim = FaultySimulator(sim_accounts).start()
     sim.hang_seconds, sim.slow_seconds = 3.0, 0.4
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "soak.yaml"

@@ -40,12 +40,14 @@ class StockCollector:
             yield _family(family, rows[family.name])
 
     def _target_rows(self, state: TargetState, now: float, rows: dict[str, list[Row]]) -> None:
-        names = ("account", *(n for n, _ in state.key.labels))
-        values = (state.key.account, *(v for _, v in state.key.labels))
+        names = ("account", *(n for n, _ in state.value_labels))
+        values = (state.key.account, *(v for _, v in state.value_labels))
         fresh = state.fresh_translation(now, self.store.stale_after)
         for sample in fresh.samples if fresh is not None else ():
             rows[sample.family.name].append((names + sample.family.labels,
                                              values + sample.labels, sample.value))
+        names = ("account", *(n for n, _ in state.key.labels))
+        values = (state.key.account, *(v for _, v in state.key.labels))
         health = state.health
         rows[health.up.name].append((names, values, 1.0 if state.up else 0.0))
         for reason in REASONS:

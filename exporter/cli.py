@@ -111,7 +111,7 @@ class Options:
 
 
 def parse_args(argv: list[str] | None) -> Options:
-    parser = _Parser(prog="bybit-exporter",
+    parser = _Parser(prog="bybit-exporter", formatter_class=argparse.RawTextHelpFormatter,
                      description="Prometheus exporter for Bybit V5 account balances.")
     for flag in FLAGS:
         _add(parser, flag)
@@ -248,7 +248,8 @@ def run(config: Config, options: Options, web: WebConfig,
     try:
         server = serve(app, list(options.listen), web, options.max_requests)
     except OSError as exc:
-        print(f"bybit-exporter: error: --web.listen-address: {exc}", file=sys.stderr)
+        print(f"bybit-exporter: error: --web.listen-address: cannot listen on {exc.filename}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
         return 1
     info = build_info()
     log.info("listening", extra={"fields": {

@@ -156,13 +156,14 @@ def test_not_ready_until_first_poll_and_sigterm_stops_fast(simulator, tmp_path, 
     assert time.monotonic() - started < 2.0
 
 
-def test_demo_mode_serves_three_accounts(exporter_process):
+def test_demo_mode_serves_its_accounts(exporter_process):
     exporter = exporter_process(["--demo"])
     exporter.wait_ready()
     samples = exporter.samples()
     ups = {dict(labels)["account"]: value for (name, labels), value in samples.items()
            if name == "bybit_up"}
-    assert ups == {"demo-unified": 1.0, "demo-classic": 1.0, "demo-leveraged": 1.0}
+    assert ups == {"demo-unified": 1.0, "demo-classic": 1.0, "demo-leveraged": 1.0,
+                   "demo-isolated": 1.0}
     assert sample(samples, "bybit_coin_equity", account="demo-unified", account_type="UNIFIED",
                   coin="SOL") < 0
     assert 0.4 < sample(samples, "bybit_account_maintenance_margin_ratio",

@@ -9,6 +9,7 @@ import pytest
 
 from exporter.simulator import BybitSimulator, Holding, SimAccount, classic_wallet
 from tests.conftest import free_port, parse_samples, sample, unified_account, wait_for
+from tests.faults import FAULTS, FaultySimulator, faulty
 
 POLL, TIMEOUT, STALE_AFTER = 0.3, 1.0, 5.0
 FAULT_SECONDS = STALE_AFTER + 1.5
@@ -18,8 +19,8 @@ CASES = {
     "hang": "timeout", "slow": None, "http:500": "http", "http:502": "http",
     "ip_ban": "rate_limit", "not_found": "http", "truncated": "invalid_response",
     "result_null": "invalid_response", "list_empty": "invalid_response",
-    "garbage": "invalid_response", "rate_limit": "rate_limit", "rate_limit_bare": "rate_limit",
-    "ret:10003": "auth", "ret:10004": "auth", "ret:10005": "auth", "ret:10010": "auth",
+    "garbage": None, "rate_limit": "rate_limit", "rate_limit_bare": "rate_limit",
+    "ret:10003": "auth", "ret:10004": "auth", "ret:10005": "permission", "ret:10010": "auth",
     "ret:33004": "auth", "reset": "network",
 }
 # faults that must be backed off, not hammered: the most requests allowed while they last
@@ -42,8 +43,9 @@ class World:
         self.accounts["classic"] = SimAccount(api_key="CLASSIC", secret="secret-c", wallets={
             "CONTRACT": classic_wallet("CONTRACT", [Holding("XRP", 10, 0.5)])})
         for index, fault in enumerate(CASES):
-            self.accounts[name_of(fault)] = unified_account(f"FAULT{index:02d}", f"secret-{index}")
-        self.main = BybitSimulator(list(self.accounts.values())).start()
+            self.accounts[name_of(fault)] = faulty(unified_account(f"FAULT{index:02d}",
+                                                                   f"secret-{index}"))
+        self.main = FaultySimulator(list(self.accounts.values())).start()
         self.main.hang_seconds, self.main.slow_seconds = 2.5, 0.6
         self.side = {}  # one account each, for faults of a whole server
         for name in ("refused", "clock-ahead", "clock-behind", "clock-liar"):
@@ -86,6 +88,10 @@ class World:
                 sim.stop()
             except OSError:
                 pass
+
+
+def test_every_fault_has_a_case():
+    assert set(CASES) == set(FAULTS)
 
 
 @pytest.fixture
@@ -163,6 +169,11 @@ def test_every_fault_gets_its_designed_answer(world, exporter_process):
         assert up(samples, healed) == 1.0 and errors(samples, healed, "clock") == 0
         assert world.side[healed].ret_codes[10002] >= 1
     assert up(samples, "clock-liar") == 0.0 and errors(samples, "clock-liar", "clock") >= 1
+    # garbage numbers lose their own series only: the margin rate stays, the rest is counted
+    garbage = dict(account=name_of("garbage"), account_type="UNIFIED")
+    assert sample(samples, "bybit_invalid_fields", **garbage) >= 3
+    assert sample(samples, "bybit_account_maintenance_margin_ratio", **garbage) is not None
+    assert equity(samples, name_of("garbage")) is None  # its totalEquity was NaN
 
     world.clear_faults()
     recovering = [name_of(f) for f, r in CASES.items() if r and f not in RECOVERS_LATER]
@@ -178,9 +189,23 @@ def test_every_fault_gets_its_designed_answer(world, exporter_process):
         assert secret not in exporter.output
 
 
-def test_a_bybit_that_hangs_does_not_slow_scrapes_or_stop(simulator, tmp_path, exporter_process):
-    account = unified_account("K1", "S1")
-    sim = simulator([account])
+@pytest.fixture
+def faulty_simulator():
+    sims = []
+
+    def start(accounts):
+        sims.append(FaultySimulator(accounts).start())
+        return sims[-1]
+
+    yield start
+    for sim in sims:
+        sim.stop()
+
+
+def test_a_bybit_that_hangs_does_not_slow_scrapes_or_stop(faulty_simulator, tmp_path,
+                                                          exporter_process):
+    account = faulty(unified_account("K1", "S1"))
+    sim = faulty_simulator([account])
     sim.hang_seconds = 5.0
     config = tmp_path / "c.yaml"
     config.write_text(textwrap.dedent(f"""

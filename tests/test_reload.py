@@ -25,7 +25,7 @@ def test_reload_adds_removes_and_changes_accounts_and_refuses_a_bad_config(
     sim = simulator([unified_account(key, f"S-{key}") for key in ("KA", "KB", "KC")])
     config = tmp_path / "config.yaml"
     config.write_text(accounts_yaml(sim, [("a", "KA", ""), ("b", "KB", "")]))
-    exporter = exporter_process(["--config.file", str(config)])
+    exporter = exporter_process(["--config.file", str(config), "--web.enable-lifecycle"])
     exporter.wait_ready()
     wait_for(lambda: accounts_up(exporter) == {"a": 1.0, "b": 1.0})
     first_load = sample(exporter.samples(), "bybit_config_last_reload_success_timestamp_seconds")
@@ -56,6 +56,6 @@ def test_reload_adds_removes_and_changes_accounts_and_refuses_a_bad_config(
     assert requests.post(exporter.url + "/-/reload", timeout=5).status_code == 200
     assert accounts_up(exporter) == {"c": 1.0}
     assert sample(exporter.samples(), "bybit_config_last_reload_successful") == 1.0
-    assert requests.get(exporter.url + "/-/reload", timeout=5).status_code == 404
+    assert requests.get(exporter.url + "/-/reload", timeout=5).status_code == 405  # as Prometheus: POST only
     assert exporter.stop() == 0
     assert "config reload refused" in exporter.output

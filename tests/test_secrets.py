@@ -9,10 +9,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from exporter.bybit.client import PollError
-from exporter.simulator import FAULTS
+from exporter.bybit.errors import PollError
 from tests.conftest import REPO, unified_account
-from tests.test_client import make_client
+from tests.faults import FAULTS, FaultySimulator, faulty
+from tests.test_client import make_client, wallet_balance
 
 HMAC_SECRET = "hmac-secret-Zq81xPv"
 FILE_SECRET = "file-secret-Wm29kLr"
@@ -43,7 +43,7 @@ KINDS = ("hmac", "file", "rsa", "env")
 
 
 @pytest.fixture
-def setup(simulator, tmp_path):
+def setup(tmp_path):
     """One account per fault, with the four kinds of credential in turn, plus two whose key
     the server no longer accepts (Bybit's 10004 answer echoes the signed string)."""
     private, public = rsa_pair()
@@ -56,8 +56,7 @@ def setup(simulator, tmp_path):
     accounts, entries = [], []
     for index, (name, kind, fault) in enumerate(plans):
         key = API_KEYS[KINDS.index(kind)] if kind == "env" else f"APIKEY{index:08d}"
-        account = unified_account(key, server_secret.get(kind, "unused"))
-        account.fault = fault
+        account = faulty(unified_account(key, server_secret.get(kind, "unused")), fault)
         if kind == "rsa":
             account.secret, account.rsa_public_pem = None, public
         if name == "rotated-hmac":
@@ -66,7 +65,7 @@ def setup(simulator, tmp_path):
             account.rsa_public_pem = other_public
         accounts.append(account)
         entries.append((name, kind, key))
-    sim = simulator(accounts)
+    sim = FaultySimulator(accounts).start()
     credential = {"hmac": f"api_secret: {HMAC_SECRET}", "file": "api_secret_file: secret.txt",
                   "rsa": "rsa_private_key_file: rsa.pem", "env": "api_secret: ${THE_SECRET}"}
     lines = ["poll_interval: 500ms", "timeout: 500ms", "accounts:"]
@@ -78,7 +77,8 @@ def setup(simulator, tmp_path):
     config.write_text("\n".join(lines) + "\n")
     env = {"THE_KEY": API_KEYS[3], "THE_SECRET": ENV_SECRET}
     fragments = secret_fragments(private) + [key for _, _, key in entries]
-    return sim, accounts, config, env, fragments, private
+    yield sim, accounts, config, env, fragments, private
+    sim.stop()
 
 
 def test_every_failure_at_debug_level_leaks_nothing(setup, exporter_process):
@@ -94,7 +94,8 @@ def test_every_failure_at_debug_level_leaks_nothing(setup, exporter_process):
     exporter.stop()
     for code in (10002, 10003, 10004, 10005, 10006, 10010, 33004):
         assert f"ret_code={code}" in exporter.output, code
-    for reason in ("timeout", "network", "http", "invalid_response", "rate_limit", "auth"):
+    for reason in ("timeout", "network", "http", "invalid_response", "rate_limit", "auth",
+                   "permission"):
         assert f"reason={reason}" in exporter.output, reason
     assert "error sign" in exporter.output  # Bybit's echo was logged, with the key blanked
     assert_clean(exporter.output, fragments, "the debug log")
@@ -112,7 +113,7 @@ def test_client_exceptions_carry_no_secret(setup):
         hmac_account.fault = rsa_account.fault = fault
         for client in clients:
             try:
-                client.wallet_balance("UNIFIED")
+                wallet_balance(client, "UNIFIED")
             except PollError as exc:
                 assert_clean(f"{exc} {exc!r} {exc.message} {client.account!r}", fragments,
                              f"the {fault} error")

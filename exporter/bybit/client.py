@@ -24,6 +24,7 @@ RATE_LIMIT_FALLBACK_SECONDS = 2.0
 IP_BAN_FALLBACK_SECONDS = 600.0  # Bybit's documented minimum ban after a 403
 MAX_RESET_WAIT_SECONDS = 60.0
 MAX_MESSAGE_CHARS = 200
+UID_LIMIT_MARGIN = 1.2  # calls spaced 20% wider than Bybit's per-UID limit: network jitter
 USER_AGENT = f"bybit-exporter/{__version__}"
 
 
@@ -83,7 +84,7 @@ class BybitClient:
                             f"{exc.message}", 10002) from None
 
     def _signed_get(self, path: str, query: str, uid_limit: float) -> Response:
-        self._spacing.wait(path, 1.0 / uid_limit)
+        self._spacing.wait(path, UID_LIMIT_MARGIN / uid_limit)
         timestamp = self.clock.now_ms()
         recv_window = self.account.recv_window_ms
         headers = {

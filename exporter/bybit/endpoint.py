@@ -17,12 +17,22 @@ class InvalidResponse(ValueError):
     """The answer does not have the shape of the endpoint's answer: nothing of it is exported."""
 
 
+Labels = tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True)
 class Target:
-    """One thing polled for one account: its labels beyond `account`, and the queries sent."""
+    """One thing polled for one account: the labels beyond `account` of its health series and
+    of its values (the same for wallet-balance's account types; `collector` for health and
+    nothing, or account_type="FUND", for the values of other collectors), and the queries."""
 
-    labels: tuple[tuple[str, str], ...]
+    labels: Labels
     queries: tuple[str, ...]
+    value_labels: Labels | None = None  # None: the same as `labels`
+
+    @property
+    def values_labelled(self) -> Labels:
+        return self.labels if self.value_labels is None else self.value_labels
 
 
 @dataclass(frozen=True)
@@ -58,9 +68,10 @@ class Endpoint:
         return sum(len(target.queries) for target in self.targets(account))
 
 
-def collector_target(endpoint_name: str, *queries: str) -> Callable[[Account], tuple[Target, ...]]:
+def collector_target(endpoint_name: str, *queries: str, value_labels: Labels = ()
+                     ) -> Callable[[Account], tuple[Target, ...]]:
     def targets(_: Account) -> tuple[Target, ...]:
-        return (Target((("collector", endpoint_name),), queries),)
+        return (Target((("collector", endpoint_name),), queries, value_labels),)
 
     return targets
 

@@ -75,9 +75,8 @@ def label_text(names: Sequence[str], values: Sequence[str]) -> str:
     return ",".join(f'{name}="{escape(value)}"' for name, value in zip(names, values))
 
 
-def target_labels(key: TargetKey) -> str:
-    return label_text(("account", *(n for n, _ in key.labels)),
-                      (key.account, *(v for _, v in key.labels)))
+def target_labels(account: str, labels: tuple[tuple[str, str], ...]) -> str:
+    return label_text(("account", *(n for n, _ in labels)), (account, *(v for _, v in labels)))
 
 
 @dataclass(frozen=True)
@@ -91,12 +90,14 @@ def render_target(state: TargetState, previous: RenderedTarget | None = None,
     """Pure: the exposition lines of one target, grouped by family. What did not change is
     reused rather than compressed again: all the values of an unchanged answer, and the
     families whose text is the same (most of them, most of the time)."""
-    labels = target_labels(state.key)
+    labels = target_labels(state.key.account, state.key.labels)
     if previous is not None and previous_state is not None \
             and previous_state.translation == state.translation:
         values = previous.values
     else:
-        values = _chunks(_value_lines(state, labels), previous.values if previous else {})
+        values = _chunks(_value_lines(state, target_labels(state.key.account,
+                                                           state.value_labels)),
+                         previous.values if previous else {})
     return RenderedTarget(values, _chunks(_health_lines(state, labels),
                                           previous.health if previous else {}))
 

@@ -57,7 +57,8 @@ class AccountRunner:
         return f"{self.account.name}/{collector}"
 
     def targets(self) -> dict[TargetKey, TargetSpec]:
-        return {poller.key(target): TargetSpec(poller.endpoint.health, poller.interval)
+        return {poller.key(target): TargetSpec(poller.endpoint.health, poller.interval,
+                                               target.values_labelled)
                 for poller in self.pollers.values()
                 for target in poller.endpoint.targets(self.account)}
 

@@ -19,7 +19,7 @@ from exporter.metrics.render import ExporterSample, FastExposition
 from exporter.service import scheduling
 from exporter.service.account import AccountRunner, Clocks, Shared
 from exporter.service.plan import plan
-from exporter.service.poller import Prices
+from exporter.bybit.prices import PriceBook
 from exporter.service.sharding import Shard
 from exporter.service.store import Store, TargetKey, TargetSpec
 
@@ -35,13 +35,12 @@ def process_metrics() -> Callable[[], bytes]:
 
 class Exporter:
     def __init__(self, config: Config, load_config: Callable[[], Config] | None = None,
-                 shard: Shard = Shard(), budget: RequestBudget | None = None,
-                 prices: Prices = dict):
+                 shard: Shard = Shard(), budget: RequestBudget | None = None):
         self.config = config
         self.load_config = load_config or (lambda: config)
         self.shard = shard
         self.budget = budget or RequestBudget()
-        self.prices = prices
+        self.prices = PriceBook(self.budget, config.timeout)
         self.store = Store(config.stale_after)
         self.exposition = FastExposition(self.store, SERVED, self._exporter_samples,
                                          extra=process_metrics())
@@ -95,7 +94,8 @@ class Exporter:
         wanted, started anew."""
         accounts = self.shard.select(config.accounts)
         intervals = plan(accounts).intervals
-        shared = Shared(self.budget, self.store, self.scheduler, self.clocks, self.prices,
+        self.prices.timeout = config.timeout
+        shared = Shared(self.budget, self.store, self.scheduler, self.clocks, self.prices.for_host,
                         config.timeout)
         wanted = {a.name: (a, {c: intervals[(a.name, c)] for c in a.collect}) for a in accounts}
         removed = [name for name in self.runners if name not in wanted]

@@ -22,12 +22,16 @@ ACCOUNT_WIDE_REASONS = (Reason.AUTH, Reason.RATE_LIMIT, Reason.PERMISSION)
 # Failures someone must act on: retried at 2, 4, 8... intervals, at most every 10 minutes.
 SLOW_REASONS = (Reason.AUTH, Reason.PERMISSION)
 MAX_PAGES = 50
-Prices = Callable[[], Mapping[str, float]]
+Prices = Callable[[str], Mapping[str, float]]  # Bybit host -> USD price by coin
+
+
+def no_prices(_: str) -> Mapping[str, float]:
+    return {}
 
 
 class Poller:
     def __init__(self, endpoint: Endpoint, client: BybitClient, store: Store, interval: float,
-                 prices: Prices = dict, monotonic: Callable[[], float] = time.monotonic):
+                 prices: Prices = no_prices, monotonic: Callable[[], float] = time.monotonic):
         self.endpoint = endpoint
         self.client = client
         self.account = client.account
@@ -102,7 +106,7 @@ class Poller:
         return payloads, remaining
 
     def _prices(self) -> Mapping[str, float]:
-        return self.prices() if self.endpoint.needs_prices else {}
+        return self.prices(self.account.endpoint) if self.endpoint.needs_prices else {}
 
     def _record_failure(self, key: TargetKey, error: PollError, duration: float | None) -> None:
         self.store.record_failure(key, error.reason, duration)

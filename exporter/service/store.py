@@ -31,6 +31,7 @@ class TargetState:
     key: TargetKey
     health: HealthFamilies
     interval: float
+    value_labels: tuple[tuple[str, str], ...] = ()  # labels of its values beyond `account`
     translation: Translation | None = None
     last_success: float | None = None
     up: bool = False
@@ -51,6 +52,7 @@ class TargetState:
 class TargetSpec:
     health: HealthFamilies
     interval: float
+    value_labels: tuple[tuple[str, str], ...] = ()
 
 
 Listener = Callable[[TargetState, TargetState | None], None]
@@ -79,9 +81,11 @@ class Store:
             states = {}
             for key, spec in specs.items():
                 old = self._states.get(key)
-                state = old or TargetState(key, spec.health, spec.interval)
-                if state.interval != spec.interval or state.health != spec.health:
-                    state = dataclasses.replace(state, interval=spec.interval, health=spec.health)
+                state = old or TargetState(key, spec.health, spec.interval, spec.value_labels)
+                if (state.interval, state.health, state.value_labels) != \
+                        (spec.interval, spec.health, spec.value_labels):
+                    state = dataclasses.replace(state, interval=spec.interval, health=spec.health,
+                                                value_labels=spec.value_labels)
                 if state is not old:
                     changed.append((state, old))
                 states[key] = state

@@ -4,7 +4,10 @@ README's tables and the tests all go from this list."""
 from __future__ import annotations
 
 from exporter.bybit.endpoint import Endpoint
-from exporter.bybit.endpoints import wallet
+from exporter.bybit.endpoints import (account_info, api_key, assets, funding, members,
+                                     positions, wallet)
 
-ENDPOINTS: tuple[Endpoint, ...] = (wallet.ENDPOINT,)
+ENDPOINTS: tuple[Endpoint, ...] = (wallet.ENDPOINT, account_info.ENDPOINT, positions.ENDPOINT,
+                                   assets.ENDPOINT, funding.ENDPOINT, api_key.ENDPOINT,
+                                   members.ENDPOINT)
 BY_COLLECTOR = {endpoint.collector: endpoint for endpoint in ENDPOINTS}

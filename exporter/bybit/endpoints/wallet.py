@@ -54,12 +54,18 @@ ACCOUNT_FIELDS = numbers(
         "(accountMMRateByMp).", note=BY_MP)),
 )
 
+# shared with the Funding wallet's coins (account_type="FUND")
+COIN_VALUE_USD = gauge(
+    "bybit_coin_value_usd",
+    "USD value of the coin: usdValue in wallet-balance; for the Funding wallet, its balance "
+    "times Bybit's USD index price (absent without one).", "coin")
+COIN_WALLET_BALANCE = gauge("bybit_coin_wallet_balance",
+                            "Wallet balance, in the coin (walletBalance).", "coin")
+
 COIN_FIELDS = numbers(
     ("equity", gauge("bybit_coin_equity", "Equity of the coin, in the coin (equity).", "coin")),
-    ("usdValue", gauge("bybit_coin_value_usd", "USD value of the coin's equity (usdValue).",
-                       "coin")),
-    ("walletBalance", gauge("bybit_coin_wallet_balance",
-                            "Wallet balance, in the coin (walletBalance).", "coin")),
+    ("usdValue", COIN_VALUE_USD),
+    ("walletBalance", COIN_WALLET_BALANCE),
     ("free", gauge("bybit_coin_free",
                    "Available balance of a classic SPOT wallet, in the coin (free).", "coin",
                    note="Deprecated by Bybit.")),

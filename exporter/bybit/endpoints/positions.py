@@ -1,0 +1,111 @@
+"""`GET /v5/position/list`: every open position, linear (USDT and USDC settled) and inverse,
+with how far its mark price is from its liquidation price."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from exporter.bybit.endpoint import (Context, Endpoint, InvalidResponse, collector_target,
+                                     list_of, name_of, result_of)
+from exporter.metrics.family import Family, gauge
+from exporter.metrics.fields import Field, Reader, Translation, number, numbers, text
+
+LABELS = ("category", "symbol", "side", "position_idx")
+QUERIES = ("category=linear&limit=200&settleCoin=USDT", "category=linear&limit=200&settleCoin=USDC",
+           "category=inverse&limit=200")
+
+
+def _position(name: str, help_text: str) -> Family:
+    return gauge(name, help_text, *LABELS)
+
+
+POSITION_SIZE = _position("bybit_position_size",
+                          "Position size, in contracts or the base coin (size).")
+SIZE = Field("size", number, POSITION_SIZE)
+MARK = Field("markPrice", number, _position("bybit_position_mark_price",
+                                            "Mark price of the position's symbol (markPrice)."))
+LIQUIDATION = Field("liqPrice", number, _position(
+    "bybit_position_liquidation_price",
+    "Liquidation price (liqPrice): exact in isolated margin, an estimate in cross margin."))
+VALUES = numbers(
+    ("positionValue", _position("bybit_position_value", "Position value (positionValue).")),
+    ("avgPrice", _position("bybit_position_entry_price", "Average entry price (avgPrice).")),
+    ("unrealisedPnl", _position("bybit_position_unrealised_pnl",
+                                "Unrealised PnL, in the settle coin (unrealisedPnl).")),
+    ("positionIM", _position("bybit_position_initial_margin",
+                             "Initial margin of the position (positionIM).")),
+    ("positionMM", _position("bybit_position_maintenance_margin",
+                             "Maintenance margin of the position (positionMM).")),
+    ("leverage", _position("bybit_position_leverage", "Leverage of the position (leverage).")),
+)
+DISTANCE = _position(
+    "bybit_position_liquidation_distance_ratio",
+    "How far the mark price is from the liquidation price, as a 0-1 ratio of the mark price: "
+    "abs(markPrice - liqPrice) / markPrice; absent where there is no liquidation price.")
+SIDE = Field("side", text)
+INDEX = Field("positionIdx", text)
+FIELDS = (SIZE, MARK, LIQUIDATION, *VALUES, SIDE, INDEX)
+MAX_POSITIONS = 5000
+
+
+def translate(payloads: Sequence[Any], _: Context) -> Translation:
+    reader = Reader()
+    seen: set[tuple[str, ...]] = set()
+    for payload in payloads:
+        result = result_of(payload)
+        category = name_of(result, "category", "result")
+        for item in list_of(result, "list", "result", MAX_POSITIONS, required=False):
+            symbol = name_of(item, "symbol", f"{category} positions")
+            where = f"{category} {symbol}"
+            size = reader.read(item, SIZE, where)
+            if size == 0.0:
+                continue  # an empty slot, not a position
+            labels = (category, symbol, reader.read(item, SIDE, where) or "",
+                      reader.read(item, INDEX, where) or "0")
+            if labels in seen:
+                raise InvalidResponse(f"position {' '.join(labels)} listed twice")
+            seen.add(labels)
+            _position_samples(reader, item, labels, size, where)
+    return reader.result()
+
+
+def _position_samples(reader: Reader, item: dict[str, Any], labels: tuple[str, ...],
+                      size: float | None, where: str) -> None:
+    reader.emit(POSITION_SIZE, labels, size)
+    values = reader.fields(item, (MARK, LIQUIDATION, *VALUES), labels, where)
+    reader.emit(DISTANCE, labels, liquidation_distance(values["markPrice"], values["liqPrice"]))
+
+
+def liquidation_distance(mark: float | None, liquidation: float | None) -> float | None:
+    """abs(mark - liquidation) / mark; none without a liquidation price ("" or 0)."""
+    if mark is None or mark <= 0 or not liquidation:
+        return None
+    return abs(mark - liquidation) / mark
+
+
+def example(value: Callable[[Field], Any]) -> list[Any]:
+    def row(symbol: str, index: str) -> dict[str, Any]:
+        return {"symbol": symbol, "riskId": 1, "positionStatus": "Normal",
+                **{item.key: value(item) for item in FIELDS if item is not INDEX},
+                "positionIdx": index}
+
+    return [{"retCode": 0, "result": {"category": "linear", "nextPageCursor": "",
+                                      "list": [row("BTCUSDT", "1"), row("BTCUSDT", "2")]}},
+            {"retCode": 0, "result": {"category": "inverse", "nextPageCursor": "",
+                                      "list": [row("BTCUSD", "0")]}}]
+
+
+ENDPOINT = Endpoint(
+    collector="positions",
+    path="/v5/position/list",
+    uid_limit_per_second=50,
+    targets=collector_target("positions", *QUERIES),
+    translate=translate,
+    families=(*(item.family for item in (SIZE, MARK, LIQUIDATION, *VALUES) if item.family),
+              DISTANCE),
+    fields=FIELDS,
+    example=example,
+    margin=True,
+    paginated=True,
+    permission="Contract (read) or Derivatives",
+)

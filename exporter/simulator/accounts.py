@@ -1,0 +1,104 @@
+"""What the simulator knows of each account: wallets, key, positions, other wallets, members."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from exporter.simulator.positions import Position
+from exporter.simulator.wallets import Holding, WalletFn
+
+Permissions = Mapping[str, tuple[str, ...]]
+
+# every permission group a key can have, as /v5/user/query-api lists them
+ALL_PERMISSIONS: Permissions = {
+    "ContractTrade": ("Order", "Position"), "Spot": ("SpotTrade",),
+    "Wallet": ("AccountTransfer", "SubMemberTransfer"), "Options": ("OptionsTrade",),
+    "Derivatives": ("DerivativesTrade",), "CopyTrading": ("CopyTrading",), "BlockTrade": (),
+    "Exchange": ("ExchangeHistory",), "NFT": (), "Affiliate": (), "Earn": ("Earn",),
+}
+
+
+def without(*groups: str) -> Permissions:
+    """ALL_PERMISSIONS with the named groups emptied: e.g. without("Wallet")."""
+    return {name: () if name in groups else actions for name, actions in ALL_PERMISSIONS.items()}
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """The API key as /v5/user/query-api describes it."""
+    read_only: bool = True
+    permissions: Permissions = field(default_factory=lambda: dict(ALL_PERMISSIONS))
+    ips: tuple[str, ...] = ("*",)  # ("*",): not bound to an IP; otherwise enforced (10010)
+    expires_at_ms: int | None = None  # None: never expires; once past: 33004
+    note: str = "monitoring"
+    created_at_ms: int = 1_735_689_600_000
+
+    def allows(self, groups: tuple[str, ...]) -> bool:
+        """True when `groups` is empty (any key) or the key has one of them."""
+        return not groups or any(self.permissions.get(g) for g in groups)
+
+
+@dataclass(frozen=True)
+class FundingCoin:
+    """A coin of the Funding wallet (accountType FUND)."""
+    coin: str
+    balance: float
+    bonus: float = 0.0
+
+
+@dataclass(frozen=True)
+class OverviewWallet:
+    """A wallet of /v5/asset/asset-overview beside Funding and Unified (Earn, TradingBot...):
+    coin quantities, directly or by category."""
+    account_type: str
+    coins: tuple[Holding, ...] = ()
+    categories: Mapping[str, tuple[Holding, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Member:
+    """An account of a master's /v5/asset/total-members-assets: USD per account type."""
+    uid: str
+    balances: Mapping[str, float]  # e.g. {"ACCOUNT_TYPE_UNIFIED": 1200.0}
+    is_master: bool = False
+    stat: int = 0
+
+
+@dataclass
+class SimAccount:
+    api_key: str
+    wallets: dict[str, WalletFn]
+    secret: str | None = None
+    rsa_public_pem: str | None = None
+    revoked: bool = False
+    latency: float = 0.0  # seconds before each private answer
+    hidden_coins: set[str] = field(default_factory=set)
+    # account info, key, positions, asset wallets, sub-accounts
+    uid: str = ""  # "": derived from the key
+    parent_uid: str | None = None  # set: a sub-account (isMaster false)
+    margin_mode: str = "REGULAR_MARGIN"
+    unified_margin_status: int | None = None  # None: 5 (UTA2.0) with a UNIFIED wallet, else 1
+    key: KeyInfo = field(default_factory=KeyInfo)
+    positions: list[Position] = field(default_factory=list)
+    funding: list[FundingCoin] = field(default_factory=list)
+    overview: list[OverviewWallet] = field(default_factory=list)
+    regional_site: str | None = None  # e.g. "EU": asset-overview is not offered (HTTP 404)
+    members: list[Member] = field(default_factory=list)  # for a master key
+    # what the server saw
+    requests: int = 0  # wallet-balance requests, before any check
+    queries: list[str] = field(default_factory=list)  # authenticated wallet-balance queries
+    calls: list[tuple[str, str]] = field(default_factory=list)  # authenticated (path, query)
+
+    def __post_init__(self) -> None:
+        if not self.uid:
+            self.uid = str(100_000_000 + int(hashlib.sha256(self.api_key.encode()).hexdigest()[:8],
+                                             16) % 900_000_000)
+
+    def entry(self, account_type: str, elapsed: float, coins: list[str] | None) -> dict[str, Any]:
+        entry = dict(self.wallets[account_type](elapsed))
+        entry["coin"] = [c for c in entry["coin"] if c["coin"] not in self.hidden_coins
+                         and (not coins or c["coin"] in coins)]
+        return entry

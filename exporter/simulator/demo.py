@@ -1,0 +1,120 @@
+"""The accounts of --demo: what the simulator knows of them, and what the exporter is given."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from exporter.simulator.accounts import (FundingCoin, KeyInfo, Member, OverviewWallet, SimAccount,
+                                         without)
+from exporter.simulator.positions import Position, drifting_to, swinging
+from exporter.simulator.wallets import (Holding, calm_rate, classic_wallet, climbing_rate,
+                                        unified_wallet)
+
+DEFAULT_COLLECT = ("wallet", "account_info", "positions", "assets", "funding", "api_key")
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    name: str
+    api_key: str
+    secret: str
+    account_types: tuple[str, ...]
+    collect: tuple[str, ...] = DEFAULT_COLLECT  # the exporter's collectors for this account
+
+
+Profile = tuple[str, SimAccount, tuple[str, ...]]  # name, the simulator's account, collectors
+Builder = Callable[[str, str, int], Profile]  # (api key, secret, now in ms)
+
+
+def demo_accounts() -> tuple[list[SimAccount], list[DemoAccount]]:
+    """Four accounts with fresh random secrets: what the simulator knows, what the exporter gets."""
+    now_ms = int(time.time() * 1000)
+    sim_accounts, exporter_accounts = [], []
+    builders: list[Builder] = [_unified, _classic, _leveraged, _isolated]
+    for index, build in enumerate(builders):
+        key, secret = f"DEMOKEY{index:011d}", secrets.token_hex(18)
+        name, account, collect = build(key, secret, now_ms)
+        sim_accounts.append(account)
+        exporter_accounts.append(DemoAccount(name, key, secret, tuple(account.wallets), collect))
+    return sim_accounts, exporter_accounts
+
+
+def _unified(key: str, secret: str, now_ms: int) -> Profile:
+    """A master account: Funding, Earn, bots and copy trading, two sub-accounts; its read-only
+    key is bound to IPs (so it never expires)."""
+    wallet = unified_wallet([
+        Holding("BTC", 0.75, 64000), Holding("ETH", 6.0, 3100, swing=0.05),
+        Holding("USDT", 25000, 1.0, swing=0.0), Holding("USDC", 5000, 1.0, swing=0.0),
+        Holding("SOL", 0.0, 145, borrow=40.0, swing=0.08)], calm_rate)
+    account = SimAccount(
+        api_key=key, secret=secret, wallets={"UNIFIED": wallet}, uid="100000001",
+        key=KeyInfo(ips=("127.0.0.1", "192.0.2.10")),
+        funding=[FundingCoin("USDT", 1500), FundingCoin("BTC", 0.012), FundingCoin("ETH", 0.4),
+                 FundingCoin("MNT", 5, bonus=10), FundingCoin("POPCAT", 1200)],
+        overview=[
+            OverviewWallet("Earn", categories={
+                "Easy Earn": (Holding("USDT", 2000, 1.0, swing=0.0), Holding("BTC", 0.05, 64000)),
+                "On-Chain Earn": (Holding("ETH", 1.2, 3100, swing=0.05),)}),
+            OverviewWallet("TradingBot", coins=(Holding("USDT", 800, 1.0, swing=0.0),)),
+            OverviewWallet("CopyTrading", coins=(Holding("USDT", 300, 1.0, swing=0.0),))],
+        members=[
+            Member("100000001", {"ACCOUNT_TYPE_FUND": 3500.0, "ACCOUNT_TYPE_UNIFIED": 90000.0},
+                   is_master=True),
+            Member("9007199254740993", {"ACCOUNT_TYPE_FUND": 1200.0,
+                                        "ACCOUNT_TYPE_UNIFIED": 8400.0}),
+            Member("100000002", {"ACCOUNT_TYPE_UNIFIED": 530.0})])
+    return "demo-unified", account, DEFAULT_COLLECT + ("members",)
+
+
+def _classic(key: str, secret: str, now_ms: int) -> Profile:
+    """Classic SPOT + CONTRACT; its key lacks the Wallet permission: 10005 on the asset calls."""
+    wallets = {
+        "SPOT": classic_wallet("SPOT", [Holding("BTC", 0.05, 64000), Holding("USDT", 1200, 1.0)]),
+        "CONTRACT": classic_wallet("CONTRACT", [Holding("XRP", 350, 0.6),
+                                                Holding("BTC", 0.01, 64000)])}
+    key_info = KeyInfo(permissions=without("Wallet"), expires_at_ms=now_ms + 83 * DAY_MS)
+    return "demo-classic", SimAccount(api_key=key, secret=secret, wallets=wallets,
+                                      key=key_info), DEFAULT_COLLECT
+
+
+def _leveraged(key: str, secret: str, now_ms: int) -> Profile:
+    """MM rate climbing 0.55 -> 0.9, a cross-margin long; a key that may trade and expires in
+    10 days."""
+    wallet = unified_wallet([Holding("USDT", 8000, 1.0, swing=0.0), Holding("BTC", 0.02, 64000)],
+                            climbing_rate)
+    position = Position("BTCUSDT", "Buy", 0.15, 62000, swinging(64000), leverage=10,
+                        liq_price=57500)
+    account = SimAccount(api_key=key, secret=secret, wallets={"UNIFIED": wallet},
+                         positions=[position],
+                         key=KeyInfo(read_only=False, expires_at_ms=now_ms + 10 * DAY_MS))
+    return "demo-leveraged", account, DEFAULT_COLLECT
+
+
+def _isolated(key: str, secret: str, now_ms: int) -> Profile:
+    """Isolated margin: the account-wide margin fields are "", the risk is in the positions; the
+    BTCUSDT long drifts toward its liquidation price (distance 0.30 -> under 0.05 in ~6.5 min)."""
+    wallet = unified_wallet([Holding("USDT", 12000, 1.0, swing=0.0), Holding("BTC", 0.1, 64000)],
+                            calm_rate, isolated=True)
+    account = SimAccount(api_key=key, secret=secret, wallets={"UNIFIED": wallet},
+                         margin_mode="ISOLATED_MARGIN", positions=isolated_positions(),
+                         key=KeyInfo(expires_at_ms=now_ms + 47 * DAY_MS))
+    return "demo-isolated", account, DEFAULT_COLLECT
+
+
+def isolated_positions() -> list[Position]:
+    btc = drifting_to(45000, "Buy")
+    eth = swinging(3100)
+    return [
+        Position("BTCUSDT", "Buy", 0.5, 64000, btc, leverage=5, liq_price=45000, position_idx=1),
+        Position("BTCUSDT", "Sell", 0.2, 65000, btc, leverage=10, liq_price=71500,
+                 position_idx=2),
+        Position("ETHPERP", "Buy", 2.5, 3050, eth, settle_coin="USDC", leverage=10,
+                 liq_price=2780),
+        Position("BTCUSD", "Sell", 3000, 64500, btc, category="inverse", settle_coin="BTC",
+                 leverage=3, liq_price=85000),
+        Position("ETHUSD", "", 0, 0, eth, category="inverse", settle_coin="ETH"),  # empty slot
+    ]
