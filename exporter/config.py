@@ -7,7 +7,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import ipaddress
 from urllib.parse import urlsplit
@@ -138,7 +138,7 @@ class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses a key written twice in one mapping."""
 
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict:
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     seen = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)
@@ -152,7 +152,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict:
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def load_file(path: str | os.PathLike, environ: dict[str, str] | None = None) -> Config:
+def load_file(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -163,7 +163,7 @@ def load_file(path: str | os.PathLike, environ: dict[str, str] | None = None) ->
 
 
 def load_text(text: str, base_dir: Path = Path("."),
-              environ: dict[str, str] | None = None) -> Config:
+              environ: Mapping[str, str] | None = None) -> Config:
     try:
         raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a strict SafeLoader
     except yaml.YAMLError as exc:
@@ -171,18 +171,18 @@ def load_text(text: str, base_dir: Path = Path("."),
     return build(raw, base_dir, os.environ if environ is None else environ)
 
 
-def build(raw: Any, base_dir: Path, environ: dict[str, str]) -> Config:
+def build(raw: Any, base_dir: Path, environ: Mapping[str, str]) -> Config:
     checker = _Checker(base_dir, environ)
     config = checker.config(raw)
-    if checker.problems:
-        raise ConfigError(checker.problems)
+    if checker.problems or config is None:
+        raise ConfigError(checker.problems or ["config: not valid"])
     return config
 
 
 @dataclass
 class _Checker:
     base_dir: Path
-    environ: dict[str, str]
+    environ: Mapping[str, str]
     problems: list[str] = field(default_factory=list)
 
     def fail(self, where: str, message: str) -> None:
@@ -205,13 +205,13 @@ class _Checker:
             return None
         return Config(accounts=tuple(accounts), **durations)
 
-    def unknown_keys(self, raw: dict, allowed: set[str], where: str) -> None:
+    def unknown_keys(self, raw: dict[str, Any], allowed: set[str], where: str) -> None:
         for key in raw:
             if key not in allowed:
                 self.fail(f"{where}.{key}" if where != "config" else str(key),
                           f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
-    def duration(self, raw: dict, key: str, where: str, default: float) -> float:
+    def duration(self, raw: dict[str, Any], key: str, where: str, default: float) -> float:
         if raw.get(key) is None:
             return default
         try:
@@ -277,7 +277,7 @@ class _Checker:
             return None
         return _ENV_REF.sub(lambda m: self.environ[m.group(1)], value)
 
-    def required_string(self, raw: dict, key: str, where: str) -> str | None:
+    def required_string(self, raw: dict[str, Any], key: str, where: str) -> str | None:
         value = raw.get(key)
         if not isinstance(value, str) or not value.strip():
             self.fail(f"{where}.{key}", "required: a non-empty string")
@@ -288,7 +288,7 @@ class _Checker:
             return None
         return expanded.strip() if expanded else None
 
-    def api_key(self, raw: dict, where: str) -> str | None:
+    def api_key(self, raw: dict[str, Any], where: str) -> str | None:
         if raw.get("api_key_file") is None:
             return self.required_string(raw, "api_key", where)
         if raw.get("api_key") is not None:
@@ -312,7 +312,7 @@ class _Checker:
         return self.unique_strings(raw, where, lambda v: v in BY_COLLECTOR,
                                    f"one of {', '.join(BY_COLLECTOR)}", allow_empty=False)
 
-    def credential(self, raw: dict, where: str) -> tuple[Secret | None, Secret | None]:
+    def credential(self, raw: dict[str, Any], where: str) -> tuple[Secret | None, Secret | None]:
         given = [key for key in CREDENTIAL_KEYS if raw.get(key) is not None]
         if len(given) != 1:
             self.fail(where, "set exactly one of api_secret, api_secret_file, rsa_private_key_file"

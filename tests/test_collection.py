@@ -24,7 +24,7 @@ class FakeClock:
 
 def wallet_targets(account_name, *types, interval=1.0):
     return {TargetKey(account_name, "wallet", (("account_type", t),)):
-            TargetSpec(wallet.ENDPOINT.health, interval) for t in types}
+            TargetSpec(wallet.ENDPOINT.health, interval, (("account_type", t),)) for t in types}
 
 
 def poller_for(sim, store, monotonic=None, **client_args):

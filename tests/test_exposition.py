@@ -27,6 +27,10 @@ def key(account, account_type):
     return TargetKey(account, "wallet", (("account_type", account_type),))
 
 
+def spec(account_type, interval=30.0):
+    return TargetSpec(WALLET_HEALTH, interval, (("account_type", account_type),))
+
+
 def both(store, exposition=None):
     stock = generate_latest(build_registry(store)).decode()
     fast = (exposition or FastExposition(store, SERVED)).render(gzip=False).decode()
@@ -46,10 +50,10 @@ def snapshot(coins=None, totals=None):
 def populated_store(clock):
     store = Store(stale_after=300, clock=clock)
     exposition = FastExposition(store, SERVED)
-    store.set_targets({key("a", "UNIFIED"): TargetSpec(WALLET_HEALTH, 30.0),
-                       key("b", "SPOT"): TargetSpec(WALLET_HEALTH, 60.0),
-                       key("b", "CONTRACT"): TargetSpec(WALLET_HEALTH, 60.0),
-                       key("never", "UNIFIED"): TargetSpec(WALLET_HEALTH, 30.0)})
+    store.set_targets({key(account, account_type): spec(account_type, interval)
+                       for account, account_type, interval in (
+                           ("a", "UNIFIED", 30.0), ("b", "SPOT", 60.0), ("b", "CONTRACT", 60.0),
+                           ("never", "UNIFIED", 30.0))})
     store.record_success(key("a", "UNIFIED"), snapshot(), 0.25, 42)
     store.record_success(key("b", "SPOT"), snapshot(totals={}), 0.5, None)
     store.record_success(key("b", "CONTRACT"), snapshot(), 0.5, None)
@@ -113,7 +117,7 @@ values = st.floats(allow_nan=False, allow_infinity=False)
 def test_any_snapshot_renders_identically(coins, totals):
     store = Store(stale_after=60)
     exposition = FastExposition(store, SERVED)
-    store.set_targets({key("acct", "UNIFIED"): TargetSpec(WALLET_HEALTH, 30.0)})
+    store.set_targets({key("acct", "UNIFIED"): spec("UNIFIED")})
     store.record_success(key("acct", "UNIFIED"), snapshot(coins=coins, totals=totals), 0.1, None)
     stock, fast, _ = both(store, exposition)
     assert stock == fast
@@ -123,7 +127,7 @@ def test_an_unchanged_snapshot_reuses_its_rendered_values_and_updates_health():
     store = Store(stale_after=60)
     exposition = FastExposition(store, SERVED)
     target = key("a", "UNIFIED")
-    store.set_targets({target: TargetSpec(WALLET_HEALTH, 30.0)})
+    store.set_targets({target: spec("UNIFIED")})
     store.record_success(target, snapshot(), 0.1, 10)
     before = exposition.rendered(target)
     store.record_success(target, snapshot(), 0.2, 9)

@@ -60,10 +60,12 @@ def rsa_verify(public_pem: str, payload: str, signature_b64: str) -> bool:
     """Used by the simulator, which checks RSA signatures as Bybit does."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
     try:
         key = serialization.load_pem_public_key(public_pem.encode())
+        if not isinstance(key, rsa.RSAPublicKey):
+            return False
         key.verify(base64.b64decode(signature_b64, validate=True), payload.encode(),
                    padding.PKCS1v15(), hashes.SHA256())
     except (InvalidSignature, ValueError):

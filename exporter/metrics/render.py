@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from prometheus_client.utils import floatToGoString
+from prometheus_client import utils as prometheus_utils
 
 from exporter.bybit.errors import REASONS
 from exporter.metrics.family import INVALID_FIELDS, Family
@@ -29,6 +29,7 @@ COMPRESS_LEVEL = 6
 WINDOW_BITS, MEMORY_LEVEL = 12, 4
 STORE_BELOW = 256  # bytes; one or two lines gain little from compression
 
+_float_to_go: Callable[[float], str] = prometheus_utils.floatToGoString  # untyped upstream
 # (family, label values in the family's order, value): exporter-wide series
 ExporterSample = tuple[Family, tuple[str, ...], float]
 
@@ -64,7 +65,7 @@ def format_value(value: float) -> str:
     """floatToGoString for the finite values the translators let through, without its
     overhead on the common path; the same text either way."""
     text = repr(float(value))
-    return floatToGoString(value) if value > 0 and text.find(".") > 6 else text
+    return _float_to_go(value) if value > 0 and text.find(".") > 6 else text
 
 
 def _line(name: str, labels: str, value: float) -> str:
