@@ -237,3 +237,39 @@ def test_secrets_appear_in_no_repr_error_or_summary():
     shown = repr(config) + str(config) + summary(config)
     assert "s3cr3t-value" not in shown and "KEY123" not in shown
     assert "main: types=UNIFIED coins=BTC endpoint=https://api.bybit.com key=hmac" in summary(config)
+
+
+@pytest.mark.parametrize("endpoint, allowed", [
+    ("http://api.example.com", False), ("http://192.0.2.7:8080", False),
+    ("http://127.0.0.1:8080", True), ("http://localhost:9", True), ("http://[::1]:9", True),
+    ("https://api.example.com", True)])
+def test_clear_text_http_only_on_loopback(endpoint, allowed):
+    text = MINIMAL + f"    endpoint: {endpoint}\n"
+    if allowed:
+        assert load(text).accounts[0].endpoint == endpoint
+        return
+    with pytest.raises(ConfigError) as caught:
+        load(text)
+    assert caught.value.problems == [
+        f"accounts[0].endpoint: http:// sends the API key and signatures unencrypted: use "
+        f"https (or set allow_insecure_http: true) (got {endpoint})"]
+    assert load(text + "    allow_insecure_http: true\n").accounts[0].endpoint == endpoint
+
+
+def test_collectors_per_account_and_by_default():
+    config = load("collect: [wallet, positions]\n" + MINIMAL + "    collect: [wallet, members]\n"
+                  + MINIMAL.split("accounts:\n")[1].replace("main", "second"))
+    assert [a.collect for a in config.accounts] == [("wallet", "members"),
+                                                    ("wallet", "positions")]
+    assert load(MINIMAL).accounts[0].collect == ("wallet", "account_info", "positions",
+                                                 "assets", "funding", "api_key")
+    with pytest.raises(ConfigError) as caught:
+        load(MINIMAL + "    collect: [wallet, everything]\n")
+    assert caught.value.problems[0].startswith("accounts[0].collect[1]: must be one of wallet,")
+
+
+def test_the_api_key_from_a_file(tmp_path):
+    (tmp_path / "key").write_text("KEYFROMFILE\n")
+    text = MINIMAL.replace("api_key:", "api_key_file: key\n    #")
+    config = load_text(text, base_dir=tmp_path, environ=ENV)
+    assert config.accounts[0].api_key.reveal() == "KEYFROMFILE"

@@ -140,3 +140,15 @@ def test_an_unchanged_snapshot_reuses_its_rendered_values_and_updates_health():
     assert "bybit_coin_equity" not in exposition.rendered(target).values
     stock, fast, _ = both(store, exposition)
     assert stock == fast
+
+
+def test_nothing_is_served_for_a_target_before_its_first_poll_attempt_ends():
+    store = Store(stale_after=60)
+    exposition = FastExposition(store, SERVED)
+    store.set_targets({key("a", "UNIFIED"): spec("UNIFIED"), key("b", "UNIFIED"): spec("UNIFIED")})
+    text = exposition.render(gzip=False).decode()
+    assert "bybit_up" not in text and 'account="a"' not in text  # not "down": not polled yet
+    store.record_failure(key("a", "UNIFIED"), Reason.NETWORK, 0.1)
+    samples = parse_samples(exposition.render(gzip=False).decode())
+    assert samples[("bybit_up", (("account", "a"), ("account_type", "UNIFIED")))] == 0.0
+    assert not any(("account", "b") in labels for _, labels in samples)

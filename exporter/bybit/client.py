@@ -212,7 +212,7 @@ def _check_status(response: requests.Response, body: bytes, envelope: dict[str, 
                         retry_after=IP_BAN_FALLBACK_SECONDS)
     if status == 401:
         raise PollError(Reason.AUTH, "HTTP 401 (authentication headers refused)")
-    raise PollError(Reason.HTTP, f"HTTP {status}")
+    raise PollError(Reason.HTTP, f"HTTP {status}", status=status)
 
 
 def _check_ret_code(payload: dict[str, Any], headers: Any, clock: ServerClock,

@@ -168,6 +168,12 @@ class Reader:
                 self.emit(item.family, labels, value)
         return values
 
+    def absorb(self, other: Reader, samples: bool = True) -> None:
+        """Take another reader's unreadable fields, and its samples unless told not to."""
+        self.unreadable.extend(other.unreadable)
+        if samples:
+            self.samples.extend(other.samples)
+
     def result(self) -> Translation:
         return Translation(tuple(self.samples), tuple(self.unreadable))
 

@@ -73,7 +73,7 @@ class Poller:
             translation = self.endpoint.translate(
                 payloads, Context(dict(target.labels), self._prices()))
         except PollError as exc:
-            error = exc
+            error = self._not_offered(exc)
         except InvalidResponse as exc:
             error = PollError(Reason.INVALID_RESPONSE, str(exc))
         except BudgetClosed:
@@ -104,6 +104,13 @@ class Poller:
                 if not cursor:
                     break
         return payloads, remaining
+
+    def _not_offered(self, error: PollError) -> PollError:
+        """Bybit's regional sites answer 404 for endpoints they do not offer: for a collector
+        that is not margin data, that is a missing permission, not a broken account."""
+        if error.reason == Reason.HTTP and error.status == 404 and not self.endpoint.margin:
+            return PollError(Reason.PERMISSION, "HTTP 404: not offered by this Bybit site")
+        return error
 
     def _prices(self) -> Mapping[str, float]:
         return self.prices(self.account.endpoint) if self.endpoint.needs_prices else {}

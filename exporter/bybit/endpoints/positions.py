@@ -15,30 +15,30 @@ QUERIES = ("category=linear&limit=200&settleCoin=USDT", "category=linear&limit=2
            "category=inverse&limit=200")
 
 
-def _position(name: str, help_text: str) -> Family:
+def _family(name: str, help_text: str) -> Family:
     return gauge(name, help_text, *LABELS)
 
 
-POSITION_SIZE = _position("bybit_position_size",
+POSITION_SIZE = _family("bybit_position_size",
                           "Position size, in contracts or the base coin (size).")
 SIZE = Field("size", number, POSITION_SIZE)
-MARK = Field("markPrice", number, _position("bybit_position_mark_price",
+MARK = Field("markPrice", number, _family("bybit_position_mark_price",
                                             "Mark price of the position's symbol (markPrice)."))
-LIQUIDATION = Field("liqPrice", number, _position(
+LIQUIDATION = Field("liqPrice", number, _family(
     "bybit_position_liquidation_price",
     "Liquidation price (liqPrice): exact in isolated margin, an estimate in cross margin."))
 VALUES = numbers(
-    ("positionValue", _position("bybit_position_value", "Position value (positionValue).")),
-    ("avgPrice", _position("bybit_position_entry_price", "Average entry price (avgPrice).")),
-    ("unrealisedPnl", _position("bybit_position_unrealised_pnl",
+    ("positionValue", _family("bybit_position_value", "Position value (positionValue).")),
+    ("avgPrice", _family("bybit_position_entry_price", "Average entry price (avgPrice).")),
+    ("unrealisedPnl", _family("bybit_position_unrealised_pnl",
                                 "Unrealised PnL, in the settle coin (unrealisedPnl).")),
-    ("positionIM", _position("bybit_position_initial_margin",
+    ("positionIM", _family("bybit_position_initial_margin",
                              "Initial margin of the position (positionIM).")),
-    ("positionMM", _position("bybit_position_maintenance_margin",
+    ("positionMM", _family("bybit_position_maintenance_margin",
                              "Maintenance margin of the position (positionMM).")),
-    ("leverage", _position("bybit_position_leverage", "Leverage of the position (leverage).")),
+    ("leverage", _family("bybit_position_leverage", "Leverage of the position (leverage).")),
 )
-DISTANCE = _position(
+DISTANCE = _family(
     "bybit_position_liquidation_distance_ratio",
     "How far the mark price is from the liquidation price, as a 0-1 ratio of the mark price: "
     "abs(markPrice - liqPrice) / markPrice; absent where there is no liquidation price.")
@@ -56,24 +56,27 @@ def translate(payloads: Sequence[Any], _: Context) -> Translation:
         category = name_of(result, "category", "result")
         for item in list_of(result, "list", "result", MAX_POSITIONS, required=False):
             symbol = name_of(item, "symbol", f"{category} positions")
-            where = f"{category} {symbol}"
-            size = reader.read(item, SIZE, where)
-            if size == 0.0:
-                continue  # an empty slot, not a position
-            labels = (category, symbol, reader.read(item, SIDE, where) or "",
-                      reader.read(item, INDEX, where) or "0")
-            if labels in seen:
+            row = Reader()
+            labels, size = _read_row(row, item, category, symbol)
+            is_open = size != 0.0  # size 0: an empty slot, not a position
+            if is_open and labels in seen:
                 raise InvalidResponse(f"position {' '.join(labels)} listed twice")
             seen.add(labels)
-            _position_samples(reader, item, labels, size, where)
+            reader.absorb(row, samples=is_open)
     return reader.result()
 
 
-def _position_samples(reader: Reader, item: dict[str, Any], labels: tuple[str, ...],
-                      size: float | None, where: str) -> None:
-    reader.emit(POSITION_SIZE, labels, size)
-    values = reader.fields(item, (MARK, LIQUIDATION, *VALUES), labels, where)
-    reader.emit(DISTANCE, labels, liquidation_distance(values["markPrice"], values["liqPrice"]))
+def _read_row(row: Reader, item: dict[str, Any], category: str,
+              symbol: str) -> tuple[tuple[str, ...], float | None]:
+    """Every field of one position row, read into `row`: its labels and size."""
+    where = f"{category} {symbol}"
+    size = row.read(item, SIZE, where)
+    labels = (category, symbol, row.read(item, SIDE, where) or "",
+              row.read(item, INDEX, where) or "0")
+    row.emit(POSITION_SIZE, labels, size)
+    values = row.fields(item, (MARK, LIQUIDATION, *VALUES), labels, where)
+    row.emit(DISTANCE, labels, liquidation_distance(values["markPrice"], values["liqPrice"]))
+    return labels, size
 
 
 def liquidation_distance(mark: float | None, liquidation: float | None) -> float | None:

@@ -1,0 +1,93 @@
+"""The running exporter in process: one owner per account, reload as a diff, and a collector
+that is refused (a missing permission, an endpoint a regional site lacks) affecting itself only."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from exporter.config import Config, load_text
+from exporter.service.exporter import Exporter
+from exporter.simulator import KeyInfo, without
+from tests.conftest import parse_samples, sample, unified_account, wait_for
+
+
+def config_for(sim, names, timeout="2s", collect="[wallet, account_info, assets, api_key]"):
+    lines = ["poll_interval: 300ms", f"timeout: {timeout}", f"collect: {collect}", "accounts:"]
+    lines += [f"  - {{name: {name}, api_key: {key}, api_secret: S-{key}, endpoint: '{sim.url}'}}"
+              for name, key in names]
+    return load_text("\n".join(lines) + "\n")
+
+
+def scrape(exporter: Exporter):
+    return parse_samples(exporter.render_metrics(gzip=False).decode())
+
+
+def started(config: Config) -> Exporter:
+    exporter = Exporter(config)
+    exporter.start()
+    wait_for(exporter.ready)
+    return exporter
+
+
+def test_a_reload_stops_the_old_owner_and_closes_its_session(simulator):
+    sim = simulator([unified_account(k, f"S-{k}") for k in ("KA", "KB")])
+    exporter = started(config_for(sim, [("a", "KA"), ("b", "KB")]))
+    try:
+        closed = []
+        for name, runner in exporter.runners.items():
+            session = runner.client.session
+            real_close = session.close
+            session.close = lambda name=name, real=real_close: (closed.append(name), real())
+        a_runner, b_runner = exporter.runners["a"], exporter.runners["b"]
+        changed = config_for(sim, [("b", "KB")], timeout="3s")  # a removed; b's timeout changed
+        exporter.load_config = lambda: changed
+        assert exporter.reload() == (True, [])
+        assert sorted(closed) == ["a", "b"]
+        assert "a" not in exporter.runners and exporter.runners["b"] is not b_runner
+        assert exporter.runners["b"].client.timeout == 3.0
+        assert not any(job.startswith("a/") for job in exporter.scheduler.job_ids())
+        assert a_runner.client.session is not exporter.runners["b"].client.session
+        unchanged = exporter.runners["b"]
+        assert exporter.reload() == (True, [])  # the same config again: nothing restarted
+        assert exporter.runners["b"] is unchanged and sorted(closed) == ["a", "b"]
+    finally:
+        exporter.stop()
+
+
+def test_a_missing_permission_affects_that_collector_only(simulator, caplog):
+    account = unified_account("KP", "S-KP")
+    account.key = KeyInfo(permissions=without("Wallet"))
+    sim = simulator([account])
+    exporter = started(config_for(sim, [("p", "KP")]))
+    try:
+        wait_for(lambda: sample(scrape(exporter), "bybit_collector_up", account="p",
+                                collector="api_key") == 1.0)
+        samples = scrape(exporter)
+        assert sample(samples, "bybit_up", account="p", account_type="UNIFIED") == 1.0
+        assert sample(samples, "bybit_collector_up", account="p", collector="assets") == 0.0
+        assert sample(samples, "bybit_collector_failing", account="p", collector="assets",
+                      reason="permission") == 1.0
+        assert sample(samples, "bybit_account_maintenance_margin_ratio", account="p",
+                      account_type="UNIFIED") is not None
+        sent = sum(1 for path, _ in account.calls if path == "/v5/asset/asset-overview")
+        time.sleep(1.5)  # five poll intervals: a slow retry sends at most one more
+        assert sum(1 for path, _ in account.calls if path == "/v5/asset/asset-overview") <= sent + 1
+    finally:
+        exporter.stop()
+    lines = [r for r in caplog.records if getattr(r, "fields", {}).get("collector") == "assets"
+             and r.getMessage() == "poll failed"]
+    assert len(lines) == 1 and lines[0].fields["missing_permission"] == "Wallet"
+
+
+def test_an_endpoint_a_regional_site_lacks_is_reported_like_a_permission(simulator):
+    account = dataclasses.replace(unified_account("KR", "S-KR"), regional_site="EU")
+    sim = simulator([account])
+    exporter = started(config_for(sim, [("r", "KR")]))
+    try:
+        samples = scrape(exporter)
+        assert sample(samples, "bybit_collector_failing", account="r", collector="assets",
+                      reason="permission") == 1.0
+        assert sample(samples, "bybit_up", account="r", account_type="UNIFIED") == 1.0
+    finally:
+        exporter.stop()
