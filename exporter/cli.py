@@ -6,7 +6,6 @@ import argparse
 import ctypes
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -16,14 +15,13 @@ from typing import Any, Callable
 from exporter import config as config_mod, logs
 from exporter.build import build_info
 from exporter.config import Config, ConfigError
+from exporter.bybit.budget import MAX_REQUESTS, WINDOW_SECONDS, RequestBudget
 from exporter.service.plan import describe, plan
 from exporter.service.sharding import Shard, ordinal_from_hostname, shard_of
-from exporter.web import webconfig
-from exporter.web.addresses import parse_listen_address
+from exporter.web import DEFAULT_LISTEN_ADDRESS, DEFAULT_MAX_REQUESTS, webconfig
+from exporter.web.addresses import parse_listen_addresses
 from exporter.web.webconfig import WebConfig
 
-DEFAULT_PORT = 10788
-DEFAULT_MAX_REQUESTS = 40
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
 log = logging.getLogger("exporter")
 
@@ -47,14 +45,16 @@ FLAGS = (
     Flag("--config.file", "BYBIT_EXPORTER_CONFIG_FILE", "path to the YAML config", "config.yaml",
          "PATH"),
     Flag("--web.listen-address", "BYBIT_EXPORTER_WEB_LISTEN_ADDRESS",
-         "address to serve on, HOST:PORT; repeat it to serve on several (env: separated by "
-         "commas)", f":{DEFAULT_PORT}", "HOST:PORT", repeatable=True),
+         "HOST:PORT to serve on (:PORT every interface, [::1]:PORT for IPv6); repeat the flag "
+         "to serve on several, or separate them with commas or spaces in the variable",
+         DEFAULT_LISTEN_ADDRESS, "HOST:PORT", repeatable=True),
     Flag("--web.config.file", "BYBIT_EXPORTER_WEB_CONFIG_FILE",
          "exporter-toolkit web config: TLS and basic auth", "", "PATH"),
     Flag("--web.max-requests", "BYBIT_EXPORTER_WEB_MAX_REQUESTS",
-         "most requests served in parallel; more wait", str(DEFAULT_MAX_REQUESTS), "N"),
+         "requests handled in parallel; more wait their turn (at least 1)",
+         str(DEFAULT_MAX_REQUESTS), "N"),
     Flag("--web.enable-lifecycle", "BYBIT_EXPORTER_WEB_ENABLE_LIFECYCLE",
-         "serve POST /-/reload (SIGHUP always reloads)"),
+         "enable POST /-/reload (off: it answers 403; SIGHUP always reloads)"),
     Flag("--log.level", "BYBIT_EXPORTER_LOG_LEVEL", "one of " + ", ".join(logs.LEVELS), "info",
          "LEVEL"),
     Flag("--log.format", "BYBIT_EXPORTER_LOG_FORMAT", "one of " + ", ".join(logs.FORMATS),
@@ -65,6 +65,10 @@ FLAGS = (
          "how many shards share the accounts", "1", "M"),
     Flag("--shard.from-hostname", "BYBIT_EXPORTER_SHARD_FROM_HOSTNAME",
          "take the shard from a hostname ending in -N (a StatefulSet pod's ordinal)"),
+    Flag("--bybit.request-budget", "BYBIT_EXPORTER_BYBIT_REQUEST_BUDGET",
+         f"requests per {WINDOW_SECONDS:g} s this process may send to Bybit; default "
+         f"{MAX_REQUESTS} divided by --total-shards, since shards may share an egress IP "
+         f"(Bybit bans an IP past 600)", "", "N"),
     Flag("--config.check", "BYBIT_EXPORTER_CONFIG_CHECK",
          "validate the config, print a summary without secrets, exit 0 (valid) or 2"),
     Flag("--demo", "BYBIT_EXPORTER_DEMO",
@@ -106,6 +110,7 @@ class Options:
     log_level: str
     log_format: str
     shard: Shard
+    request_budget: int  # per WINDOW_SECONDS
     config_check: bool
     demo: bool
 
@@ -133,23 +138,24 @@ def _options(args: dict[str, Any], problems: list[str]) -> Options | None:
     listen = _listen_addresses(args["web.listen-address"], problems)
     max_requests = _positive_int("--web.max-requests", args["web.max-requests"], problems)
     shard = _shard(args, problems)
-    if problems or shard is None or max_requests is None:
+    budget = args["bybit.request-budget"]
+    if shard is not None and not budget:
+        budget = str(max(1, MAX_REQUESTS // shard.total))
+    request_budget = _positive_int("--bybit.request-budget", budget or "0", problems)
+    if problems or shard is None or max_requests is None or request_budget is None:
         return None
     return Options(args["config.file"], listen, args["web.config.file"], max_requests,
-                   args["web.enable-lifecycle"], level, fmt, shard, args["config.check"],
-                   args["demo"])
+                   args["web.enable-lifecycle"], level, fmt, shard, request_budget,
+                   args["config.check"], args["demo"])
 
 
 def _listen_addresses(given: list[str] | None, problems: list[str]) -> tuple[tuple[str, int], ...]:
-    texts = given or [t for t in re.split(r"[,\s]+", os.environ.get(
-        "BYBIT_EXPORTER_WEB_LISTEN_ADDRESS", f":{DEFAULT_PORT}")) if t]
-    addresses = []
-    for text in texts:
-        try:
-            addresses.append(parse_listen_address(text))
-        except ValueError as exc:
-            problems.append(f"--web.listen-address: {exc}")
-    return tuple(addresses)
+    texts = given or [os.environ.get("BYBIT_EXPORTER_WEB_LISTEN_ADDRESS", DEFAULT_LISTEN_ADDRESS)]
+    try:
+        return tuple(parse_listen_addresses(texts))
+    except ValueError as exc:
+        problems.append(f"--web.listen-address: {exc}")
+        return ()
 
 
 def _positive_int(name: str, text: str, problems: list[str]) -> int | None:
@@ -216,23 +222,25 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         return _print_problems(exc.problems)
     if options.config_check:
-        print(check_report(config, options.shard, options.config_file))
+        print(check_report(config, options.shard, options.request_budget, options.config_file))
         return 0
     return run(config, options, web, load)
 
 
-def check_report(config: Config, shard: Shard, source: str) -> str:
+def check_report(config: Config, shard: Shard, budget: int, source: str) -> str:
     """--config.check: the config without secrets, this shard's accounts and the request rate
     every shard needs against the budget."""
     mine = shard.select(config.accounts)
+    per_second = budget / WINDOW_SECONDS
     lines = [f"config OK: {source}", config_mod.summary(config)]
     if shard.total > 1:
         lines.append(f"shard {shard.index} of {shard.total}: {len(mine)} account(s): "
                      + ", ".join(a.name for a in mine))
         for index in range(shard.total):
             owned = [a for a in config.accounts if shard_of(a.name, shard.total) == index]
-            lines.append(f"  shard {index}: {len(owned)} account(s), {describe(plan(owned))}")
-    lines.append(describe(plan(mine)))
+            lines.append(f"  shard {index}: {len(owned)} account(s), "
+                         f"{describe(plan(owned, per_second))}")
+    lines.append(describe(plan(mine, per_second)))
     return "\n".join(lines)
 
 
@@ -240,11 +248,13 @@ def run(config: Config, options: Options, web: WebConfig,
         load_config: Callable[[], Config]) -> int:
     from exporter.service.exporter import Exporter
     from exporter.web.routes import WebApp
-    from exporter.web.server import serve
+    from exporter.web.server import raise_open_files_limit, serve
 
-    exporter = Exporter(config, load_config, options.shard)
+    exporter = Exporter(config, load_config, options.shard,
+                        RequestBudget(limit=options.request_budget))
     app = WebApp(render_metrics=exporter.render_metrics, ready=exporter.ready,
                  reload=exporter.reload if options.lifecycle else None)
+    raise_open_files_limit()  # a socket per connection and per account's session
     try:
         server = serve(app, list(options.listen), web, options.max_requests)
     except OSError as exc:

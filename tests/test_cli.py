@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import requests
+
 from tests.conftest import REPO, ExporterProcess, sample
 
 GOOD = "accounts:\n  - name: main\n    api_key: k\n    api_secret: ${THE_SECRET}\n"
@@ -127,3 +129,25 @@ def test_the_example_config_is_valid(tmp_path):
                  env={"BYBIT_MAIN_KEY": "k", "BYBIT_MAIN_SECRET": "s", "BYBIT_HEDGE_KEY": "k2"})
     assert result.returncode == 0, result.stderr
     assert "2 account(s)" in result.stdout
+
+
+def test_every_listen_address_is_served_and_reload_needs_the_lifecycle_flag(tmp_path):
+    from tests.conftest import free_port, wait_for
+
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD)
+    ports = [free_port(), free_port()]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "--config.file", str(path),
+         "--web.listen-address", f"127.0.0.1:{ports[0]}", "--web.listen-address",
+         f"127.0.0.1:{ports[1]}"], cwd=REPO, env={"PATH": "/usr/bin:/bin", "THE_SECRET": "x"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for port in ports:
+            wait_for(lambda port=port: requests.get(f"http://127.0.0.1:{port}/-/healthy",
+                                                    timeout=2).ok)
+        refused = requests.post(f"http://127.0.0.1:{ports[0]}/-/reload", timeout=5)
+        assert refused.status_code == 403 and "--web.enable-lifecycle" in refused.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0

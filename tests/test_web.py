@@ -10,7 +10,7 @@ import bcrypt
 import pytest
 import requests
 
-from exporter import webconfig
+from exporter.web import webconfig
 from exporter.config import ConfigError
 from tests.certs import make_pki
 from tests.conftest import unified_account, wait_for

@@ -93,7 +93,7 @@ class Exporter:
         and back-off; every other is stopped (its jobs removed, its session closed) and, if still
         wanted, started anew."""
         accounts = self.shard.select(config.accounts)
-        intervals = plan(accounts).intervals
+        intervals = plan(accounts, self.budget.limit / self.budget.window).intervals
         self.prices.timeout = config.timeout
         shared = Shared(self.budget, self.store, self.scheduler, self.clocks, self.prices.for_host,
                         config.timeout)

@@ -22,9 +22,11 @@ class Plan:
     planned_rate: float  # after stretching
     stretch: float  # factor applied to the slow collectors' intervals (1: none)
 
+    budget: float = BUDGET_PER_SECOND  # requests per second this process may send
+
     @property
     def fits(self) -> bool:
-        return self.planned_rate <= BUDGET_PER_SECOND
+        return self.planned_rate <= self.budget + 1e-9
 
     def interval(self, account: str, collector: str) -> float:
         return self.intervals[(account, collector)]
@@ -53,15 +55,16 @@ def plan(accounts: Iterable[Account], budget_per_second: float = BUDGET_PER_SECO
     stretch = min(stretch, 1000.0)  # never more than a thousand times slower: still polled
     intervals = {(a.name, c): own_interval(a, c) * (1.0 if BY_COLLECTOR[c].margin else stretch)
                  for a in accounts for c in a.collect}
-    return Plan(intervals, margin, margin + slow, margin + slow / stretch, stretch)
+    return Plan(intervals, margin, margin + slow, margin + slow / stretch, stretch,
+                budget_per_second)
 
 
 def describe(result: Plan) -> str:
     """For --config.check: the request rate the config needs against the budget."""
     per_window = WINDOW_SECONDS
     line = (f"requests: {result.wanted_rate * per_window:.1f} per {per_window:g} s wanted "
-            f"({result.margin_rate * per_window:.1f} for margin data), budget {MAX_REQUESTS} "
-            f"per {per_window:g} s")
+            f"({result.margin_rate * per_window:.1f} for margin data), budget "
+            f"{result.budget * per_window:g} per {per_window:g} s")
     if result.stretch > 1:
         line += (f"; slow collectors stretched {result.stretch:.2f}x to "
                  f"{result.planned_rate * per_window:.1f}")
