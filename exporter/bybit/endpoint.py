@@ -4,7 +4,7 @@ often it is worth calling), its translation into samples (a pure function) and i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from exporter.metrics.family import COLLECTOR_HEALTH, Family, HealthFamilies
 from exporter.metrics.fields import Field, Translation
@@ -109,3 +109,16 @@ def name_of(item: Mapping[str, Any], key: str, where: str) -> str:
     if not isinstance(name, str) or not name or len(name) > 64 or not name.isprintable():
         raise InvalidResponse(f"an entry of {where} has no usable {key}")
     return name
+
+
+def named_entries(container: Mapping[str, Any], key: str, name_key: str, where: str,
+                  limit: int = 10_000) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The objects of an optional list, each with its name (coin, wallet, uid...); a name
+    listed twice is not an answer."""
+    seen: set[str] = set()
+    for item in list_of(container, key, where, limit, required=False):
+        name = name_of(item, name_key, f"{where}.{key}")
+        if name in seen:
+            raise InvalidResponse(f"{name_key} {name} listed twice")
+        seen.add(name)
+        yield name, item

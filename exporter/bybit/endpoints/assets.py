@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from exporter.bybit.endpoint import (Context, Endpoint, InvalidResponse, collector_target,
-                                     list_of, name_of, result_of)
+from exporter.bybit.endpoint import Context, Endpoint, collector_target, named_entries, result_of
 from exporter.metrics.family import gauge
 from exporter.metrics.fields import Field, Reader, Translation, numbers
 
@@ -24,12 +23,7 @@ def translate(payloads: Sequence[Any], _: Context) -> Translation:
     result = result_of(payloads[0])
     reader = Reader()
     reader.fields(result, TOTAL)
-    seen: set[str] = set()
-    for item in list_of(result, "list", "result", required=False):
-        wallet = name_of(item, "accountType", "result.list")
-        if wallet in seen:
-            raise InvalidResponse(f"wallet {wallet} listed twice")
-        seen.add(wallet)
+    for wallet, item in named_entries(result, "list", "accountType", "result"):
         reader.fields(item, WALLET, (wallet,), f"wallet {wallet}")
     return reader.result()
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from exporter.bybit.endpoint import (Context, Endpoint, InvalidResponse, collector_target,
-                                     list_of, name_of, result_of)
+from exporter.bybit.endpoint import Context, Endpoint, collector_target, named_entries, result_of
 from exporter.bybit.endpoints.wallet import COIN_VALUE_USD, COIN_WALLET_BALANCE
 from exporter.metrics.family import gauge
 from exporter.metrics.fields import Field, Reader, Translation, number
@@ -28,12 +27,7 @@ def translate(payloads: Sequence[Any], context: Context) -> Translation:
     if isinstance(rows, dict):  # the single-coin form of the answer
         result = {"balance": [rows]}
     reader = Reader()
-    seen: set[str] = set()
-    for item in list_of(result, "balance", "result", MAX_COINS, required=False):
-        coin = name_of(item, "coin", "balance")
-        if coin in seen:
-            raise InvalidResponse(f"coin {coin} listed twice")
-        seen.add(coin)
+    for coin, item in named_entries(result, "balance", "coin", "result", MAX_COINS):
         values = reader.fields(item, FIELDS, (coin,), f"coin {coin}")
         price, balance = context.prices.get(coin), values[BALANCE.key]
         if price is not None and balance is not None:

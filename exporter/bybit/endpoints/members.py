@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from exporter.bybit.endpoint import (Context, Endpoint, InvalidResponse, collector_target,
-                                     list_of, name_of, result_of)
+from exporter.bybit.endpoint import Context, Endpoint, collector_target, named_entries, result_of
 from exporter.metrics.family import gauge
 from exporter.metrics.fields import Field, Reader, Translation, number
 
@@ -20,12 +19,8 @@ FIELDS = (EQUITY, STAT)
 
 def translate(payloads: Sequence[Any], _: Context) -> Translation:
     reader = Reader()
-    seen: set[str] = set()
-    for item in list_of(result_of(payloads[0]), "list", "result", required=False):
-        uid = name_of(item, "uid", "result.list")  # may exceed 2^53: kept as text
-        if uid in seen:
-            raise InvalidResponse(f"member {uid} listed twice")
-        seen.add(uid)
+    for uid, item in named_entries(result_of(payloads[0]), "list", "uid", "result"):
+        # a uid may exceed 2^53: kept as text
         equity = reader.read(item, EQUITY, f"member {uid}")
         stat = reader.read(item, STAT, f"member {uid}")
         if stat in (None, 0.0):

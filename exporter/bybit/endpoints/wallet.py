@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from exporter.bybit.endpoint import (Context, Endpoint, InvalidResponse, Target, list_of,
-                                     name_of, result_of)
+from exporter.bybit.endpoint import (Context, Endpoint, InvalidResponse, Target, named_entries,
+                                     result_of)
 from exporter.metrics.family import WALLET_HEALTH, gauge
 from exporter.metrics.fields import Field, Reader, Translation, flag, number, numbers
 
@@ -126,12 +126,7 @@ def translate(payloads: Sequence[Any], context: Context) -> Translation:
     entry = _wallet_entry(payloads[0], context.labels["account_type"])
     reader = Reader()
     reader.fields(entry, ACCOUNT_FIELDS)
-    seen: set[str] = set()
-    for item in list_of(entry, "coin", "result.list[0]", MAX_COINS, required=False):
-        coin = name_of(item, "coin", "coin")
-        if coin in seen:
-            raise InvalidResponse(f"coin {coin} listed twice")
-        seen.add(coin)
+    for coin, item in named_entries(entry, "coin", "coin", "result.list[0]", MAX_COINS):
         reader.fields(item, COIN_FIELDS, (coin,), f"coin {coin}")
     return reader.result()
 
