@@ -198,7 +198,7 @@ class FastExposition:
         chunks.append(self._exporter_chunk(exporter))
         body = _assemble(chunks)
         self._cache = (key, body)
-        self._forget_removed({s.key for s in states})
+        self._forget_removed()
         return body
 
     def _rendered_of(self, state: TargetState) -> RenderedTarget:
@@ -207,12 +207,13 @@ class FastExposition:
             return found[1]
         return render_target(state)  # a state changed by a reload, not yet heard of
 
-    def _forget_removed(self, keys: set[TargetKey]) -> None:
-        if len(self._rendered) > len(keys):
+    def _forget_removed(self) -> None:
+        """Drop what was rendered for targets a reload removed."""
+        current = {state.key for state in self.store.states()}
+        if len(self._rendered) > len(current):
             with self._lock:
-                for key in [k for k in self._rendered if k not in keys]:
-                    if not any(s.key == key for s in self.store.states()):
-                        del self._rendered[key]
+                for key in [k for k in self._rendered if k not in current]:
+                    del self._rendered[key]
 
     def _exporter_chunk(self, samples: tuple[ExporterSample, ...]) -> Chunk:
         text: list[str] = []

@@ -74,7 +74,6 @@ class Exporter:
                 for problem in exc.problems:
                     log.error("config reload refused", extra={"fields": {"problem": problem}})
                 self.reload_ok = False
-                self.store.version += 1
                 return False, exc.problems
             changes = self._apply(config)
             self.reload_ok, self.reload_success_time = True, time.time()
