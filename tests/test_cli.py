@@ -151,3 +151,21 @@ def test_every_listen_address_is_served_and_reload_needs_the_lifecycle_flag(tmp_
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(10) == 0
+
+
+def test_log_levels_and_formats_have_promslog_names_and_the_old_ones_still_work(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD)
+    for level, fmt in (("warn", "logfmt"), ("warning", "text"), ("error", "json")):
+        result = run("--config.check", "--config.file", str(path), "--log.level", level,
+                     "--log.format", fmt, env={"THE_SECRET": "x"})
+        assert result.returncode == 0, (level, fmt, result.stderr)
+    bad = run("--log.format", "xml")
+    assert bad.returncode == 2 and "--log.format: must be one of logfmt, json" in bad.stderr
+
+
+def test_the_license_is_the_one_pyproject_names():
+    assert '{ text = "Apache-2.0" }' in (REPO / "pyproject.toml").read_text()
+    text = (REPO / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text

@@ -189,3 +189,39 @@ def test_ip_ban_waits_bybits_ten_minutes_then_recovers_by_itself():
     poller.poll()
     sim.stop()
     assert sample(scrape(store), "bybit_up", **labels) == 1.0
+
+
+def test_an_unreadable_field_is_counted_and_logged_once_per_change(simulator, caplog):
+    healthy = unified_account("K1", "S1")
+    real_wallet = healthy.wallets["UNIFIED"]
+    odd = {"value": "NaN"}
+
+    def wallet_with_an_odd_field(t):
+        entry = real_wallet(t)
+        entry["coin"][0]["equity"] = odd["value"]
+        return entry
+
+    healthy.wallets = {"UNIFIED": wallet_with_an_odd_field}
+    sim = simulator([healthy])
+    store = Store(stale_after=60)
+    poller = poller_for(sim, store)
+    labels = dict(account="a", account_type="UNIFIED")
+    with caplog.at_level(logging.INFO, logger="exporter"):
+        for _ in range(3):
+            poller.poll()
+        samples = scrape(store)
+        assert sample(samples, "bybit_up", **labels) == 1.0
+        assert sample(samples, "bybit_invalid_fields", **labels) == 1.0
+        assert sample(samples, "bybit_coin_equity", coin="BTC", **labels) is None
+        assert sample(samples, "bybit_coin_wallet_balance", coin="BTC", **labels) == 1.5
+        assert sample(samples, "bybit_account_maintenance_margin_ratio", **labels) < 0.1
+        odd["value"] = "K1-and-S1 " * 10  # a new value, same field: the set did not change
+        poller.poll()
+        odd["value"] = "1"  # readable again: the set changed, and nothing is logged for it
+        poller.poll()
+        assert sample(scrape(store), "bybit_invalid_fields", **labels) == 0.0
+    lines = [r for r in caplog.records if r.getMessage() == "unreadable field"]
+    assert len(lines) == 1 and lines[0].levelno == logging.WARNING
+    assert lines[0].fields == {"account": "a", "account_type": "UNIFIED",
+                               "field": "coin BTC equity", "value": "NaN"}
+    assert "S1" not in caplog.text
