@@ -46,7 +46,9 @@ def main() -> None:
     sim.hang_seconds, sim.slow_seconds = 3.0, 0.4
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "soak.yaml"
-        lines = ["poll_interval: 1s", "timeout: 1s", "stale_after: 10s", "accounts:"]
+        # wallet-balance only: the default collectors would ask 4x the budget at 1 s
+        lines = ["poll_interval: 1s", "timeout: 1s", "stale_after: 10s", "collect: [wallet]",
+                 "accounts:"]
         for account, name in zip(sim_accounts, names):
             lines += [f"  - name: {name}", f"    api_key: {account.api_key}",
                       f"    api_secret: {account.secret}", f"    endpoint: {sim.url}"]

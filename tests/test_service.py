@@ -91,3 +91,14 @@ def test_an_endpoint_a_regional_site_lacks_is_reported_like_a_permission(simulat
         assert sample(samples, "bybit_up", account="r", account_type="UNIFIED") == 1.0
     finally:
         exporter.stop()
+
+
+def test_not_ready_before_the_accounts_are_known(simulator):
+    sim = simulator([unified_account("KA", "S-KA")])
+    exporter = Exporter(config_for(sim, [("a", "KA")]))
+    assert not exporter.ready()  # an empty store is not a ready exporter
+    exporter.start()
+    try:
+        wait_for(exporter.ready)
+    finally:
+        exporter.stop()

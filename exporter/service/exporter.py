@@ -49,17 +49,21 @@ class Exporter:
         self.runners: dict[str, AccountRunner] = {}
         self.reload_ok = True
         self.reload_success_time: float | None = None
+        self._started = False
         self._reload_lock = threading.Lock()
 
     def render_metrics(self, gzip: bool) -> bytes:
         return self.exposition.render(gzip)
 
     def ready(self) -> bool:
-        return self.store.ready()
+        """Every target of this shard's accounts has finished its first poll attempt (none is
+        known before start: not ready then)."""
+        return self._started and self.store.ready()
 
     def start(self) -> None:
         self._apply(self.config)
         self.reload_success_time = time.time()
+        self._started = True
         self.scheduler.start()
         log.info("polling started", extra={"fields": {
             "accounts": len(self.runners), "shard": self.shard.index,

@@ -51,7 +51,7 @@ def plan(accounts: Iterable[Account], budget_per_second: float = BUDGET_PER_SECO
             else:
                 slow += rate
     room = budget_per_second - margin
-    stretch = 1.0 if slow <= room else (slow / room if room > 0 else float("inf"))
+    stretch = 1.0 if slow <= max(room, 0.0) else (slow / room if room > 0 else float("inf"))
     stretch = min(stretch, 1000.0)  # never more than a thousand times slower: still polled
     intervals = {(a.name, c): own_interval(a, c) * (1.0 if BY_COLLECTOR[c].margin else stretch)
                  for a in accounts for c in a.collect}
