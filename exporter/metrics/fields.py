@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 from exporter.metrics.family import Family
 
@@ -116,15 +116,13 @@ def numbers(*rows: tuple[str, Family]) -> tuple[Field, ...]:
     return tuple(Field(key, number, family) for key, family in rows)
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):  # a tuple: thousands are made per poll, cheaply
     family: Family
     labels: tuple[str, ...]  # values of family.labels, in order
     value: float
 
 
-@dataclass(frozen=True)
-class UnreadableField:
+class UnreadableField(NamedTuple):
     where: str  # e.g. coin BTC equity
     preview: str  # the first 40 characters of the value
 
@@ -149,8 +147,11 @@ class Reader:
         try:
             return item.kind(value)
         except Unreadable:
-            self.unreadable.append(UnreadableField(f"{where} {item.key}".strip(), _preview(value)))
+            self._note(item, value, where)
             return None
+
+    def _note(self, item: Field, value: Any, where: str) -> None:
+        self.unreadable.append(UnreadableField(f"{where} {item.key}".strip(), _preview(value)))
 
     def emit(self, family: Family, labels: tuple[str, ...], value: float | None) -> None:
         if value is not None:
@@ -160,12 +161,17 @@ class Reader:
                labels: tuple[str, ...] = (), where: str = "") -> dict[str, Any]:
         """Read every field; emit the numeric ones that have a family. Returns what was read,
         by key, for fields that other series derive from."""
-        values = {}
-        for item in fields:
-            value = self.read(source, item, where)
+        values, samples = {}, self.samples
+        for item in fields:  # read() and emit() inlined: this loop runs for every coin
+            raw = source.get(item.key)
+            try:
+                value = item.kind(raw)
+            except Unreadable:
+                self._note(item, raw, where)
+                value = None
             values[item.key] = value
-            if item.family is not None and isinstance(value, float):
-                self.emit(item.family, labels, value)
+            if item.family is not None and type(value) is float:
+                samples.append(Sample(item.family, labels, value))
         return values
 
     def absorb(self, other: Reader, samples: bool = True) -> None:

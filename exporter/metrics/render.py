@@ -105,12 +105,16 @@ def render_target(state: TargetState, previous: RenderedTarget | None = None,
 
 def _value_lines(state: TargetState, labels: str) -> dict[str, list[str]]:
     lines: dict[str, list[str]] = {}
+    full_labels: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}  # a coin's, once
     if state.translation is not None:
-        for sample in state.translation.samples:
-            family = sample.family
-            extra = label_text(family.labels, sample.labels)
+        for family, values, value in state.translation.samples:
+            text = full_labels.get((family.labels, values))
+            if text is None:
+                extra = label_text(family.labels, values)
+                text = full_labels[(family.labels, values)] = f"{labels},{extra}" if extra \
+                    else labels
             lines.setdefault(family.name, []).append(
-                _line(family.name, f"{labels},{extra}" if extra else labels, sample.value))
+                f"{family.name}{{{text}}} {format_value(value)}\n")
     return lines
 
 
