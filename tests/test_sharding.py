@@ -83,3 +83,28 @@ def test_config_check_tells_each_shard_its_accounts_and_request_rate(tmp_path):
     for index in range(3):
         assert textwrap.dedent(f"  shard {index}: ") in result.stdout
     assert "requests:" in result.stdout and "per 5 s" in result.stdout
+
+
+def test_a_reload_keeps_each_shard_to_its_own_share(simulator):
+    from exporter.config import load_text
+    from exporter.service.exporter import Exporter
+
+    keys = [f"RK{i:02d}" for i in range(10)]
+    sim = simulator([unified_account(key, f"S-{key}") for key in keys])
+
+    def config(count):
+        return load_text("poll_interval: 1s\ncollect: [wallet]\naccounts:\n" + "".join(
+            f"  - {{name: acct-{i}, api_key: {keys[i]}, api_secret: S-{keys[i]}, "
+            f"endpoint: '{sim.url}'}}\n" for i in range(count)))
+
+    exporter = Exporter(config(4), shard=Shard(1, 2))
+    exporter.start()
+    try:
+        assert set(exporter.runners) == {f"acct-{i}" for i in range(4)
+                                         if shard_of(f"acct-{i}", 2) == 1}
+        exporter.load_config = lambda: config(10)
+        assert exporter.reload() == (True, [])
+        assert set(exporter.runners) == {f"acct-{i}" for i in range(10)
+                                         if shard_of(f"acct-{i}", 2) == 1}
+    finally:
+        exporter.stop()
