@@ -16,7 +16,7 @@ RUN python3 -m venv /opt/bybit-exporter \
 
 FROM ${BASE_IMAGE}
 LABEL org.opencontainers.image.title="bybit-exporter" \
-      org.opencontainers.image.description="Prometheus exporter for Bybit V5 wallet balances"
+      org.opencontainers.image.description="Prometheus exporter for Bybit V5 accounts: balances, margin, positions, keys"
 COPY --from=build /opt/bybit-exporter /opt/bybit-exporter
 ENV PATH=/opt/bybit-exporter/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -18,7 +18,7 @@ METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LANDING_PAGE = b"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Bybit Exporter</title></head>
 <body><h1>Bybit Exporter</h1>
-<p>Prometheus exporter for Bybit V5 wallet balances.</p>
+<p>Prometheus exporter for Bybit V5 accounts: balances, margin, positions, keys.</p>
 <ul><li><a href="metrics">Metrics</a></li>
 <li><a href="-/healthy">Health</a></li><li><a href="-/ready">Readiness</a></li></ul>
 </body></html>
