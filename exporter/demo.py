@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from exporter.bybit.endpoints import BY_COLLECTOR
 from exporter.config import Account, Config, Secret
 
 DEMO_POLL_INTERVAL = 5.0
@@ -20,7 +19,7 @@ def demo_config() -> Config:
         Account(name=d.name, api_key=Secret(d.api_key), api_secret=Secret(d.secret),
                 rsa_private_key=None, account_types=d.account_types, coins=(),
                 endpoint=sim.url, recv_window_ms=5000, poll_interval=DEMO_POLL_INTERVAL,
-                collect=tuple(c for c in d.collect if c in BY_COLLECTOR))
+                collect=d.collect)
         for d in demo)
     log.info("demo mode: polling the built-in simulated Bybit",
              extra={"fields": {"simulator": sim.url}})
