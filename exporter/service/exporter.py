@@ -112,8 +112,9 @@ class Exporter:
         self.config = config
         self.store.stale_after = config.stale_after
         self.store.set_targets(self._targets())
-        for name in changed + added:
-            self.runners[name].start()
+        for margin in (True, False):
+            for name in changed + added:
+                self.runners[name].start(margin)
         return {"added": len(added), "removed": len(removed), "changed": len(changed)}
 
     def _targets(self) -> dict[TargetKey, TargetSpec]:
