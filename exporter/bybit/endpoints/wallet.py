@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from exporter.bybit.endpoint import (Context, Endpoint, InvalidResponse, Target, named_entries,
                                      result_of)
 from exporter.metrics.family import WALLET_HEALTH, gauge
-from exporter.metrics.fields import Field, Reader, Translation, flag, number, numbers
+from exporter.metrics.fields import Field, Reader, Translation, flag, numbers
 
 if TYPE_CHECKING:
     from exporter.config import Account
