@@ -116,7 +116,8 @@ class Poller:
         return self.prices(self.account.endpoint) if self.endpoint.needs_prices else {}
 
     def _record_failure(self, key: TargetKey, error: PollError, duration: float | None) -> None:
-        self.store.record_failure(key, error.reason, duration)
+        message = error.message.replace(self.account.api_key.reveal(), "***")
+        self.store.record_failure(key, error.reason, duration, message)
         fields = self._fields(key, reason=error.reason, ret_code=error.ret_code,
                               ret_msg=error.message)
         if error.reason == Reason.PERMISSION:

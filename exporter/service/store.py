@@ -40,6 +40,7 @@ class TargetState:
     errors: Mapping[Reason, int] = field(default_factory=_zero_errors)
     rate_limit_remaining: int | None = None
     failure_reason: Reason | None = None  # why the last poll failed; None after a success
+    failure_message: str = ""  # what Bybit (or the network) said of it, secrets blanked
 
     def fresh_translation(self, now: float, stale_after: float) -> Translation | None:
         """The last good values, unless older than `stale_after`."""
@@ -99,14 +100,17 @@ class Store:
         now = self.clock()
         self._update(key, lambda state: dataclasses.replace(
             state, translation=translation, last_success=now, up=True, attempted=True,
-            duration=duration, rate_limit_remaining=rate_limit_remaining, failure_reason=None))
+            duration=duration, rate_limit_remaining=rate_limit_remaining, failure_reason=None,
+            failure_message=""))
 
-    def record_failure(self, key: TargetKey, reason: Reason, duration: float | None) -> None:
+    def record_failure(self, key: TargetKey, reason: Reason, duration: float | None,
+                       message: str = "") -> None:
         def failed(state: TargetState) -> TargetState:
             errors = dict(state.errors)
             errors[reason] += 1
             return dataclasses.replace(
                 state, up=False, attempted=True, errors=errors, failure_reason=reason,
+                failure_message=message,
                 duration=duration if duration is not None else state.duration)
 
         self._update(key, failed)
