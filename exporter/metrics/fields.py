@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Callable, Mapping, NamedTuple
 
 from exporter.metrics.family import Family
@@ -38,6 +39,22 @@ def number(value: Any) -> float | None:
         raise Unreadable("not a number")
     if not math.isfinite(result):
         raise Unreadable("not a finite number")
+    return result
+
+
+def amount(value: Any) -> Decimal | None:
+    """An exact decimal amount of money, for running totals that must not drift with float
+    rounding: from a decimal string, or a JSON integer."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and _DECIMAL.match(value) and len(value) <= 64:
+        result = Decimal(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        result = Decimal(value)
+    else:
+        raise Unreadable("not a decimal amount")
+    if not result.is_finite() or abs(result) > Decimal("1e30"):
+        raise Unreadable("not a plausible amount")
     return result
 
 
@@ -95,6 +112,7 @@ def bound_list(value: Any) -> float | None:
 Kind = Callable[[Any], Any]
 UNREADABLE_EXAMPLES: Mapping[Kind, tuple[Any, ...]] = {
     number: ("abc", "NaN", "1e999", "1,5", {}, [1], True),
+    amount: ("abc", "NaN", "1e999", "1,5", {}, [1], True, 0.5),
     flag: ("yes", 2, {}, [], 0.5),
     timestamp: ("soon", 5, "2026-13-45T00:00:00Z", {}),
     text: ({}, [], True, "x" * 100),
