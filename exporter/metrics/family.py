@@ -88,4 +88,8 @@ SHARD_INFO = gauge("bybit_exporter_shard_info",
 RELOAD_OK = gauge("bybit_config_last_reload_successful", "1 if the last config reload succeeded.")
 RELOAD_TIME = gauge("bybit_config_last_reload_success_timestamp_seconds",
                     "Unix time of the last successful config load.")
-EXPORTER_FAMILIES = (BUILD_INFO, SHARD_INFO, RELOAD_OK, RELOAD_TIME)
+WEB_CONFIG_RELOAD_OK = gauge(
+    "bybit_exporter_web_config_last_reload_successful",
+    "1 if the --web.config.file in force is the file as it now is; 0 while a changed file is "
+    "refused (the previous one stays in force).")
+EXPORTER_FAMILIES = (BUILD_INFO, SHARD_INFO, RELOAD_OK, RELOAD_TIME, WEB_CONFIG_RELOAD_OK)

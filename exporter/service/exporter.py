@@ -14,7 +14,8 @@ from exporter.build import build_info
 from exporter.bybit.budget import RequestBudget
 from exporter.config import Config, ConfigError
 from exporter.metrics.catalogue import SERVED
-from exporter.metrics.family import BUILD_INFO, RELOAD_OK, RELOAD_TIME, SHARD_INFO
+from exporter.metrics.family import (BUILD_INFO, RELOAD_OK, RELOAD_TIME, SHARD_INFO,
+                                     WEB_CONFIG_RELOAD_OK)
 from exporter.metrics.render import ExporterSample, FastExposition
 from exporter.service import scheduling
 from exporter.service.account import AccountRunner, Clocks, Shared
@@ -130,3 +131,8 @@ class Exporter:
         yield RELOAD_OK, (), 1.0 if self.reload_ok else 0.0
         if self.reload_success_time is not None:
             yield RELOAD_TIME, (), self.reload_success_time
+        web_ok = self.web_config_ok is None or self.web_config_ok()
+        yield WEB_CONFIG_RELOAD_OK, (), 1.0 if web_ok else 0.0
+
+    # Set by the CLI when --web.config.file is watched: is the file as it now is in force?
+    web_config_ok: Callable[[], bool] | None = None
