@@ -63,6 +63,12 @@ class RequestBudget:
             self._finished.append(self._clock())
             self._cond.notify_all()
 
+    def in_use(self) -> int:
+        """Slots held now: requests in flight or finished within the window (read only)."""
+        with self._cond:
+            now = self._clock()
+            return self._in_flight + sum(1 for t in self._finished if now - t < self.window)
+
     def close(self) -> None:
         with self._cond:
             self._closed = True
