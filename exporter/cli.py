@@ -247,16 +247,23 @@ def check_report(config: Config, shard: Shard, budget: int, source: str) -> str:
 def run(config: Config, options: Options, web: WebConfig,
         load_config: Callable[[], Config]) -> int:
     from exporter.service.exporter import Exporter
+    from exporter.service.status import status_view
     from exporter.web.routes import WebApp
     from exporter.web.server import raise_open_files_limit, serve
+    from exporter.web.watch import FixedWebConfig, WatchedWebConfig
 
     exporter = Exporter(config, load_config, options.shard,
                         RequestBudget(limit=options.request_budget))
     app = WebApp(render_metrics=exporter.render_metrics, ready=exporter.ready,
-                 reload=exporter.reload if options.lifecycle else None)
+                 reload=exporter.reload if options.lifecycle else None,
+                 status=lambda: status_view(exporter))
+    # a changed --web.config.file (renewed certificate, other users) applies without a restart
+    source = (WatchedWebConfig(options.web_config_file, web) if options.web_config_file
+              else FixedWebConfig(web))
+    exporter.web_config_ok = lambda: source.reload_ok
     raise_open_files_limit()  # a socket per connection and per account's session
     try:
-        server = serve(app, list(options.listen), web, options.max_requests)
+        server = serve(app, list(options.listen), source, options.max_requests)
     except OSError as exc:
         print(f"bybit-exporter: error: --web.listen-address: cannot listen on {exc.filename}: "
               f"{exc.strerror or exc}", file=sys.stderr)

@@ -58,6 +58,18 @@ class PollScheduler:
     def job_ids(self) -> set[str]:
         return {job.id for job in self._scheduler.get_jobs() if not job.id.endswith(FIRST_SUFFIX)}
 
+    def next_runs(self) -> dict[str, float]:
+        """job id -> Unix time of its next run (the sooner of its two jobs); read only."""
+        runs: dict[str, float] = {}
+        for job in self._scheduler.get_jobs():
+            when = getattr(job, "next_run_time", None)
+            if when is None:  # paused, or the scheduler not started yet
+                continue
+            job_id = job.id.removesuffix(FIRST_SUFFIX)
+            at = when.timestamp()
+            runs[job_id] = min(at, runs.get(job_id, at))
+        return runs
+
     def shutdown(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)

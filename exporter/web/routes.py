@@ -1,15 +1,18 @@
 """The endpoints, apart from sockets: (method, target, headers) -> Response.
 
-/metrics, a landing page, /-/healthy, /-/ready and POST /-/reload. Scrapes never call Bybit."""
+/metrics, the status page at /, /-/healthy, /-/ready and POST /-/reload. Scrapes never call
+Bybit."""
 
 from __future__ import annotations
 
+import gzip
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from exporter.web.protocol import TEXT
+from exporter.web.status import StatusView, render as render_status
 from exporter.web.webconfig import WebConfig
 
 log = logging.getLogger("exporter.web")
@@ -30,6 +33,11 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 LIFECYCLE_DISABLED = (b"Lifecycle API is not enabled: start the exporter with "
                       b"--web.enable-lifecycle to reload over HTTP, or send it SIGHUP.\n")
 CROSS_ORIGIN = b"Cross-origin request refused: the Origin header does not match the Host.\n"
+HTML = "text/html; charset=utf-8"
+# The status page needs no script, image or font: a browser is told to load none.
+PAGE_HEADERS = (("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
+                ("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-store"),
+                ("Referrer-Policy", "no-referrer"))
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class WebApp:
     render_metrics: Callable[[bool], bytes]  # gzip wanted -> body
     ready: Callable[[], bool]
     reload: Callable[[], tuple[bool, list[str]]] | None = None  # None: lifecycle disabled
+    status: Callable[[], StatusView] | None = None  # None: a page of links only
 
 
 @dataclass(frozen=True)
@@ -79,8 +88,7 @@ def _get(app: WebApp, path: str, headers: Mapping[str, str]) -> Response:
     if path == "/metrics":
         return _metrics(app, "gzip" in headers.get("accept-encoding", ""))
     if path == "/":
-        return Response(200, (("Content-Type", "text/html; charset=utf-8"),
-                              ("Content-Length", str(len(LANDING_PAGE)))), LANDING_PAGE)
+        return _status_page(app, "gzip" in headers.get("accept-encoding", ""))
     if path == "/-/healthy":
         return text(200, b"Healthy\n")
     if path == "/-/ready":
@@ -101,6 +109,22 @@ def _metrics(app: WebApp, wants_gzip: bool) -> Response:
     if wants_gzip:
         headers.append(("Content-Encoding", "gzip"))
     return Response(200, tuple(headers), body)
+
+
+def _status_page(app: WebApp, wants_gzip: bool) -> Response:
+    if app.status is None:
+        body = LANDING_PAGE
+    else:
+        try:
+            body = render_status(app.status())
+        except Exception:
+            log.exception("rendering the status page failed")
+            return text(500, b"Internal error while rendering the status page\n")
+    headers = [("Content-Type", HTML), *PAGE_HEADERS, ("Vary", "Accept-Encoding")]
+    if wants_gzip:
+        body = gzip.compress(body, compresslevel=1, mtime=0)
+        headers.append(("Content-Encoding", "gzip"))
+    return Response(200, (*headers, ("Content-Length", str(len(body)))), body)
 
 
 def _reload(app: WebApp, method: str, headers: Mapping[str, str]) -> Response:

@@ -23,6 +23,7 @@ from exporter.web.connection import Close, Connection, Dispatch, Phase, Step, Wa
 from exporter.web.pool import WorkerPool
 from exporter.web.protocol import RequestHead
 from exporter.web.routes import WebApp
+from exporter.web.watch import FixedWebConfig, WebConfigSource
 from exporter.web.webconfig import WebConfig
 
 log = logging.getLogger("exporter.web")
@@ -37,10 +38,11 @@ _WARN_EVERY = 60.0
 _OUT_OF_FILES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
-def serve(app: WebApp, addresses: Sequence[tuple[str, int]], web: WebConfig,
+def serve(app: WebApp, addresses: Sequence[tuple[str, int]], web: WebConfig | WebConfigSource,
           max_requests: int = DEFAULT_MAX_REQUESTS, max_connections: int | None = None) -> Server:
     """Bind every address now (an OSError naming the address if one fails: nothing is left
-    bound) and serve on all of them from a background thread."""
+    bound) and serve on all of them from a background thread. A WebConfigSource (a watched
+    --web.config.file) is asked for the config in force at each connection and request."""
     if not addresses:
         raise ValueError("no listen address")
     listeners: list[socket.socket] = []
@@ -77,9 +79,10 @@ def raise_open_files_limit() -> int:
 
 
 class Server:
-    def __init__(self, app: WebApp, web: WebConfig, listeners: list[socket.socket],
-                 max_requests: int, max_connections: int):
-        self.app, self.web = app, web
+    def __init__(self, app: WebApp, web: WebConfig | WebConfigSource,
+                 listeners: list[socket.socket], max_requests: int, max_connections: int):
+        self.app = app
+        self.web: WebConfigSource = FixedWebConfig(web) if isinstance(web, WebConfig) else web
         self.max_connections = max_connections
         self._pool = WorkerPool(max_requests)
         self._listeners = listeners
@@ -216,7 +219,7 @@ class Server:
         except OSError:
             sock.close()
             return
-        conn = Connection(sock, peer, now, self._scratch, self.web.ssl_context)
+        conn = Connection(sock, peer, now, self._scratch, self.web.current().ssl_context)
         self._conns[conn] = None
         self._step(conn, conn.advance(now))
 
@@ -287,7 +290,8 @@ class Server:
     # -- worker threads ----------------------------------------------------------------------
 
     def _answer(self, conn: Connection, head: RequestHead) -> None:
-        response = routes.handle(self.app, self.web, head.method, head.target, head.headers)
+        response = routes.handle(self.app, self.web.current(), head.method, head.target,
+                                 head.headers)
         keep_alive = head.keep_alive and not head.expects_continue
         raw = protocol.response_head(response.status, response.headers, keep_alive, head.version)
         log.debug("http request", extra={"fields": {
