@@ -134,3 +134,29 @@ class FaultySimulator(BybitSimulator):
         self.fault_paths: set[str] | None = None  # None: every private endpoint
         self.hang_seconds = 30.0
         self.slow_seconds = 0.5
+
+
+HTML_RET_MSG = "<img src=x onerror=alert(1)><b>not bold</b> & <script>alert(2)</script>"
+
+
+@dataclass
+class MessageAccount(FaultyAccount):
+    """An account whose every private call is refused with this retCode and retMsg (e.g. HTML,
+    to see it shown as text wherever the exporter shows Bybit's message)."""
+
+    ret_code: int = 10001
+    ret_msg: str = HTML_RET_MSG
+
+
+class MessageHandler(FaultyHandler):
+    def intercept(self, path: str, account: SimAccount | None) -> bool:
+        if isinstance(account, MessageAccount):
+            self.send_json(answer(account.ret_code, account.ret_msg, now_ms=self.sim.now_ms()))
+            return True
+        return super().intercept(path, account)
+
+
+class MessageSimulator(FaultySimulator):
+    """FaultySimulator that also answers for MessageAccounts."""
+
+    handler_class = MessageHandler
