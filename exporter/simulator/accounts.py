@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from exporter.simulator.ledger import Ledger
 from exporter.simulator.positions import Position
+from exporter.simulator.transfers import Deposit, InternalDeposit, Withdrawal
 from exporter.simulator.wallets import Holding, WalletFn
 
 Permissions = Mapping[str, tuple[str, ...]]
@@ -87,6 +89,13 @@ class SimAccount:
     overview: list[OverviewWallet] = field(default_factory=list)
     regional_site: str | None = None  # e.g. "EU": asset-overview is not offered (HTTP 404)
     members: list[Member] = field(default_factory=list)  # for a master key
+    # money flows: the transaction log, the Funding wallet's deposits and withdrawals
+    ledger: Ledger = field(default_factory=Ledger)
+    deposits: list[Deposit] = field(default_factory=list)
+    internal_deposits: list[InternalDeposit] = field(default_factory=list)
+    withdrawals: list[Withdrawal] = field(default_factory=list)
+    # called with the server time before each money-flow answer: books what is due by then
+    advance: Callable[[SimAccount, int], None] | None = None
     # what the server saw
     requests: int = 0  # wallet-balance requests, before any check
     queries: list[str] = field(default_factory=list)  # authenticated wallet-balance queries

@@ -15,6 +15,7 @@ from exporter.simulator.wallets import Holding, num
 
 Result = dict[str, Any]
 NEVER = "1970-01-01T00:00:00Z"  # query-api's expiredAt for a key that never expires
+DENIED = "Permission denied, please check your API key permissions."
 MEMBER_TYPES = {"ACCOUNT_TYPE_FUND": "FundingAccount", "ACCOUNT_TYPE_UNIFIED": "UnifiedTradingAccount"}
 
 
@@ -178,7 +179,7 @@ def _iso(ms: int) -> str:
 
 def members_assets(call: Call) -> Result:
     if call.account.parent_uid is not None:
-        raise ApiError(10005, "Permission denied, please check your API key permissions.")
+        raise ApiError(10005, DENIED)
     quote = call.params.get("coin", "BTC")
     price = usd_index_price(quote, call.t)
     if price is None:

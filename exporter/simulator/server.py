@@ -17,22 +17,22 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 from exporter.bybit import signing
-from exporter.simulator import endpoints
+from exporter.simulator import endpoints, flows
 from exporter.simulator.accounts import SimAccount
-from exporter.simulator.endpoints import ApiError, Call, NotOffered
+from exporter.simulator.endpoints import DENIED, ApiError, Call, NotOffered
 from exporter.simulator.market import spot_tickers
 
 UID_LIMIT_PER_SECOND = 50  # wallet-balance's
 WALLET_PATH = "/v5/account/wallet-balance"
-DENIED = "Permission denied, please check your API key permissions."
 Body = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Route:
-    limit: int  # per UID, per rolling second
+    limit: int  # per UID, per rolling `window`
     needs: tuple[str, ...]  # permission groups, any one of which will do; (): any key
     answer: Callable[[Call], endpoints.Result]
+    window: float = 1.0  # seconds; 60.0 for the limits Bybit gives per minute
 
 
 ROUTES = {
@@ -44,6 +44,11 @@ ROUTES = {
                                                             endpoints.funding_balance),
     "/v5/user/query-api": Route(10, (), endpoints.api_key_info),
     "/v5/asset/total-members-assets": Route(50, ("Wallet",), endpoints.members_assets),
+    "/v5/account/transaction-log": Route(25, (), flows.transaction_log),
+    "/v5/asset/deposit/query-record": Route(100, ("Wallet",), flows.deposits, 60.0),
+    "/v5/asset/deposit/query-internal-record": Route(100, ("Wallet",), flows.internal_deposits,
+                                                     60.0),
+    "/v5/asset/withdraw/query-record": Route(300, ("Wallet",), flows.withdrawals, 60.0),
 }
 
 
@@ -122,7 +127,7 @@ class SimHandler(BaseHTTPRequestHandler):
     def _checked(self, path: str, account: SimAccount, query: str) -> None:
         """Rate limit, then permission, then the endpoint's own answer."""
         route, now = ROUTES[path], self.sim.now_ms()
-        remaining, reset_ms = self.sim.limit_status(account.uid, path, route.limit)
+        remaining, reset_ms = self.sim.limit_status(account.uid, path, route.limit, route.window)
         headers = {"X-Bapi-Limit": str(route.limit), "X-Bapi-Limit-Status": str(max(remaining, 0)),
                    "X-Bapi-Limit-Reset-Timestamp": str(reset_ms)}
         if remaining < 0:
@@ -239,15 +244,16 @@ class BybitSimulator:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def limit_status(self, uid: str, path: str, limit: int) -> tuple[int, int]:
-        """Record a call in the UID's rolling 1 s window for `path`: (calls left, reset in ms)."""
+    def limit_status(self, uid: str, path: str, limit: int,
+                     window: float = 1.0) -> tuple[int, int]:
+        """Record a call in the UID's rolling window for `path`: (calls left, reset in ms)."""
         with self._lock:
             calls = self._calls[(uid, path)]
             now = time.monotonic()
-            while calls and now - calls[0] >= 1.0:
+            while calls and now - calls[0] >= window:
                 calls.popleft()
             calls.append(now)
-            return limit - len(calls), self.now_ms() + int((1.0 - (now - calls[0])) * 1000)
+            return limit - len(calls), self.now_ms() + int((window - (now - calls[0])) * 1000)
 
 
 def _signature_ok(account: SimAccount, payload: str, signature: str) -> bool:
