@@ -13,7 +13,7 @@ import requests
 from exporter.web import webconfig
 from exporter.config import ConfigError
 from tests.certs import make_pki
-from tests.conftest import unified_account, wait_for
+from tests.conftest import parse_samples, sample, unified_account, wait_for
 from tests.prom import Prometheus
 
 PASSWORD = "scrape-pass-123"
@@ -167,3 +167,105 @@ def test_real_prometheus_scrapes_over_https_with_basic_auth(secured, pki, tmp_pa
         assert "401" in bad["lastError"]
     finally:
         prometheus.stop()
+
+
+# -- a web config that changes under a running exporter ------------------------------------
+
+OTHER_PASSWORD = "rotated-pass-456"
+
+
+def served_certificate(url: str) -> bytes:
+    """The certificate (DER) the exporter presents to a new connection."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with context.wrap_socket(raw) as tls:
+            return tls.getpeercert(binary_form=True)
+
+
+def der(path) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(path.read_text())
+
+
+def replace(path, content: bytes) -> None:
+    """As certbot and cert-manager do: a new file renamed over the old one."""
+    fresh = path.with_name(path.name + ".new")
+    fresh.write_bytes(content)
+    fresh.replace(path)
+
+
+@pytest.fixture
+def rotating(simulator, tmp_path, exporter_process, pki):
+    """An exporter over HTTPS whose certificate and key are copies in `live/`, for replacing."""
+    sim = simulator([unified_account("K1", "S1")])
+    config = tmp_path / "config.yaml"
+    config.write_text(f"accounts: [{{name: a, api_key: K1, api_secret: S1, endpoint: '{sim.url}'}}]\n")
+    live = tmp_path / "live"
+    live.mkdir()
+    for name in ("server.crt", "server.key"):
+        (live / name).write_bytes(pki[name].read_bytes())
+    web = write(tmp_path, f"""
+        tls_server_config: {{cert_file: live/server.crt, key_file: live/server.key}}
+        basic_auth_users: {{prometheus: '{pki['hash']}'}}
+    """)
+    exporter = exporter_process(["--config.file", str(config), "--web.config.file", web])
+    exporter.url = exporter.url.replace("http://", "https://")
+    wait_for(lambda: requests.get(exporter.url + "/-/healthy", verify=str(pki["ca.crt"]),
+                                  timeout=2).ok)
+    return exporter, live, tmp_path / "web.yml"
+
+
+def web_reload_gauge(exporter, ca, auth=("prometheus", PASSWORD)) -> float | None:
+    answer = requests.get(exporter.url + "/metrics", verify=str(ca), auth=auth, timeout=5)
+    answer.raise_for_status()
+    return sample(parse_samples(answer.text), "bybit_exporter_web_config_last_reload_successful")
+
+
+def test_a_renewed_certificate_and_new_users_apply_without_restart(rotating, pki, tmp_path):
+    exporter, live, web_file = rotating
+    assert served_certificate(exporter.url) == der(pki["server.crt"])
+    (tmp_path / "renewed").mkdir()
+    renewed = make_pki(tmp_path / "renewed")
+    replace(live / "server.key", renewed["server.key"].read_bytes())
+    replace(live / "server.crt", renewed["server.crt"].read_bytes())
+    # the next connections get the renewed certificate: no restart, no signal
+    wait_for(lambda: served_certificate(exporter.url) == der(renewed["server.crt"]), timeout=10)
+    assert wait_for(lambda: web_reload_gauge(exporter, renewed["ca.crt"]) == 1.0)
+    with pytest.raises(requests.exceptions.SSLError):  # the old CA no longer vouches for it
+        requests.get(exporter.url + "/-/healthy", verify=str(pki["ca.crt"]), timeout=5)
+
+    # a changed user list: the new password works, the old one no longer does
+    other_hash = bcrypt.hashpw(OTHER_PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+    replace(web_file, web_file.read_text().replace(pki["hash"], other_hash).encode())
+    wait_for(lambda: web_reload_gauge(exporter, renewed["ca.crt"],
+                                      ("prometheus", OTHER_PASSWORD)) == 1.0, timeout=10)
+    assert requests.get(exporter.url + "/metrics", verify=str(renewed["ca.crt"]),
+                        auth=("prometheus", PASSWORD), timeout=5).status_code == 401
+    assert exporter.proc.poll() is None
+    exporter.stop()
+    assert exporter.output.count("web config reloaded") >= 2
+
+
+def test_an_invalid_new_web_config_keeps_the_previous_one(rotating, pki):
+    exporter, live, web_file = rotating
+    good = web_file.read_text()
+    assert web_reload_gauge(exporter, pki["ca.crt"]) == 1.0
+    replace(live / "server.key", b"-----BEGIN PRIVATE KEY-----\nnot a key\n")
+    # refused: gauge 0, while the previous certificate and users stay in force
+    assert wait_for(lambda: web_reload_gauge(exporter, pki["ca.crt"]) == 0.0, timeout=10)
+    assert served_certificate(exporter.url) == der(pki["server.crt"])
+    replace(web_file, b"tls_server_config: [not, a, mapping\n")  # not YAML either
+    time.sleep(2.5)  # a few more looks at the files
+    assert web_reload_gauge(exporter, pki["ca.crt"]) == 0.0
+    assert served_certificate(exporter.url) == der(pki["server.crt"])
+    # repaired: in force again, the gauge back at 1
+    replace(live / "server.key", pki["server.key"].read_bytes())
+    replace(web_file, good.encode())
+    assert wait_for(lambda: web_reload_gauge(exporter, pki["ca.crt"]) == 1.0, timeout=10)
+    exporter.stop()
+    refusals = [line for line in exporter.output.splitlines()
+                if "web config reload refused" in line]
+    assert len(refusals) == 2, refusals  # one line per refused change, not one per look
+    assert "cannot load cert_file/key_file" in refusals[0]
+    assert "not valid YAML" in refusals[1]
