@@ -786,3 +786,48 @@ def test_demo_keys(demo):
     assert keys["demo-leveraged"]["expiredAt"] != "1970-01-01T00:00:00Z"
     bound = [name for name, k in keys.items() if k["ips"] != ["*"]]
     assert bound == ["demo-unified"] and keys["demo-unified"]["deadlineDay"] == -2
+
+
+def test_demo_money_flows_move_as_the_demo_runs(demo):
+    sim, by_name = demo
+    d, account = by_name["demo-leveraged"]
+
+    def log(query="limit=50"):
+        return ok(demo_get(sim, d, LOG, query))["list"]
+
+    assert {r["type"] for r in log()} == {"TRADE", "SETTLEMENT"}  # the last 24 hours
+    now = sim.now_ms()
+    assert log(f"type=TRANSFER_IN&startTime={now - 7 * DAY_MS}&endTime={now}")
+    old = log(f"startTime={now - 10 * DAY_MS + HOUR_MS}&endTime={now - 9 * DAY_MS}")
+    assert old  # history older than one 7-day window
+    sim.clock_offset_ms = 30_000
+    half_minute = log()
+    new = [r for r in half_minute if int(r["transactionTime"]) > now]
+    assert {r["type"] for r in new} == {"TRADE", "SETTLEMENT"} and len(new) >= 5
+    [settlement] = [r for r in new if r["type"] == "SETTLEMENT"]
+    assert any(r["id"] == settlement["id"] and r["type"] == "TRADE" for r in half_minute)
+    late = [r for r in account.ledger.rows() if r.visible_from_ms and r.time_ms > now]
+    assert late and late[0].visible_from_ms - late[0].time_ms == 45_000
+    assert late[0].id not in {r["id"] for r in half_minute}
+    sim.clock_offset_ms = 70_000
+    assert late[0].id in {r["id"] for r in log()}
+    assert any(Decimal(r["cashFlow"]) != 0 for r in log("type=TRADE&limit=50"))  # realised PnL
+
+
+def test_demo_deposits_and_withdrawals_settle(demo):
+    sim, by_name = demo
+    d, _ = by_name["demo-unified"]
+
+    def statuses(path, query=""):
+        return sorted(str(r["status"]) for r in ok(demo_get(sim, d, path, query))["rows"])
+
+    assert statuses(DEPOSITS) == ["2", "3", "3", "4"]
+    assert statuses(WITHDRAWALS) == ["Pending", "success"]
+    assert statuses(WITHDRAWALS, "withdrawType=2") == ["Pending", "success", "success"]
+    assert statuses(INTERNAL) == ["2"]
+    interest = ok(demo_get(sim, d, LOG, "type=INTEREST"))["list"]
+    assert interest and all(r["currency"] == "SOL" and r["cashFlow"].startswith("-")
+                            for r in interest)
+    sim.clock_offset_ms = 61_000
+    assert statuses(DEPOSITS) == ["3", "3", "3", "4"]
+    assert statuses(WITHDRAWALS, "withdrawType=2") == ["success"] * 3

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from exporter.simulator.accounts import (FundingCoin, KeyInfo, Member, OverviewWallet, SimAccount,
                                          without)
+from exporter.simulator.activity import Plan, fund
 from exporter.simulator.positions import Position, drifting_to, swinging
 from exporter.simulator.wallets import (Holding, calm_rate, classic_wallet, climbing_rate,
                                         unified_wallet)
@@ -44,8 +45,9 @@ def demo_accounts() -> tuple[list[SimAccount], list[DemoAccount]]:
 
 
 def _unified(key: str, secret: str, now_ms: int) -> Profile:
-    """A master account: Funding, Earn, bots and copy trading, two sub-accounts; its read-only
-    key is bound to IPs (so it never expires)."""
+    """A master account: Funding, Earn, bots and copy trading, two sub-accounts, ETHUSDT fills,
+    funding, interest on borrowed SOL, deposits and withdrawals; its read-only key is bound to
+    IPs (so it never expires)."""
     wallet = unified_wallet([
         Holding("BTC", 0.75, 64000), Holding("ETH", 6.0, 3100, swing=0.05),
         Holding("USDT", 25000, 1.0, swing=0.0), Holding("USDC", 5000, 1.0, swing=0.0),
@@ -67,6 +69,8 @@ def _unified(key: str, secret: str, now_ms: int) -> Profile:
             Member("9007199254740993", {"ACCOUNT_TYPE_FUND": 1200.0,
                                         "ACCOUNT_TYPE_UNIFIED": 8400.0}),
             Member("100000002", {"ACCOUNT_TYPE_UNIFIED": 530.0})])
+    fund(account, Plan("ETHUSDT", 3100.0, "0.05", borrowed=("SOL", "40")), now_ms,
+         {"USDT": "25000", "SOL": "-40"}, transfers=True)
     return "demo-unified", account, DEFAULT_COLLECT + ("members",)
 
 
@@ -82,8 +86,8 @@ def _classic(key: str, secret: str, now_ms: int) -> Profile:
 
 
 def _leveraged(key: str, secret: str, now_ms: int) -> Profile:
-    """MM rate climbing 0.55 -> 0.9, a cross-margin long; a key that may trade and expires in
-    10 days."""
+    """MM rate climbing 0.55 -> 0.9, a cross-margin long, BTCUSDT fills and funding; a key that
+    may trade and expires in 10 days."""
     wallet = unified_wallet([Holding("USDT", 8000, 1.0, swing=0.0), Holding("BTC", 0.02, 64000)],
                             climbing_rate)
     position = Position("BTCUSDT", "Buy", 0.15, 62000, swinging(64000), leverage=10,
@@ -91,6 +95,7 @@ def _leveraged(key: str, secret: str, now_ms: int) -> Profile:
     account = SimAccount(api_key=key, secret=secret, wallets={"UNIFIED": wallet},
                          positions=[position],
                          key=KeyInfo(read_only=False, expires_at_ms=now_ms + 10 * DAY_MS))
+    fund(account, Plan("BTCUSDT", 64000.0, "0.002"), now_ms, {"USDT": "8000"})
     return "demo-leveraged", account, DEFAULT_COLLECT
 
 
