@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from exporter import config as config_mod, logs
@@ -69,6 +70,9 @@ FLAGS = (
          f"requests per {WINDOW_SECONDS:g} s this process may send to Bybit; default "
          f"{MAX_REQUESTS} divided by --total-shards, since shards may share an egress IP "
          f"(Bybit bans an IP past 600)", "", "N"),
+    Flag("--storage.path", "BYBIT_EXPORTER_STORAGE_PATH",
+         "directory where money-flow totals (transactions, deposits) are kept across restarts, "
+         "one SQLite file per account; none: they start from zero at every start", "", "DIR"),
     Flag("--config.check", "BYBIT_EXPORTER_CONFIG_CHECK",
          "validate the config, print a summary without secrets, exit 0 (valid) or 2"),
     Flag("--demo", "BYBIT_EXPORTER_DEMO",
@@ -113,6 +117,7 @@ class Options:
     request_budget: int  # per WINDOW_SECONDS
     config_check: bool
     demo: bool
+    storage_path: Path | None = None
 
 
 def parse_args(argv: list[str] | None) -> Options:
@@ -142,11 +147,14 @@ def _options(args: dict[str, Any], problems: list[str]) -> Options | None:
     if shard is not None and not budget:
         budget = str(max(1, MAX_REQUESTS // shard.total))
     request_budget = _positive_int("--bybit.request-budget", budget or "0", problems)
+    storage = Path(args["storage.path"]) if args["storage.path"] else None
+    if storage is not None and storage.exists() and not storage.is_dir():
+        problems.append(f"--storage.path: {storage} is not a directory")
     if problems or shard is None or max_requests is None or request_budget is None:
         return None
     return Options(args["config.file"], listen, args["web.config.file"], max_requests,
                    args["web.enable-lifecycle"], level, fmt, shard, request_budget,
-                   args["config.check"], args["demo"])
+                   args["config.check"], args["demo"], storage)
 
 
 def _listen_addresses(given: list[str] | None, problems: list[str]) -> tuple[tuple[str, int], ...]:
@@ -253,7 +261,7 @@ def run(config: Config, options: Options, web: WebConfig,
     from exporter.web.watch import FixedWebConfig, WatchedWebConfig
 
     exporter = Exporter(config, load_config, options.shard,
-                        RequestBudget(limit=options.request_budget))
+                        RequestBudget(limit=options.request_budget), options.storage_path)
     app = WebApp(render_metrics=exporter.render_metrics, ready=exporter.ready,
                  reload=exporter.reload if options.lifecycle else None,
                  status=lambda: status_view(exporter))

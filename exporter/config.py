@@ -36,20 +36,23 @@ ENDPOINTS = {
 
 DEFAULTS = {"poll_interval": 30.0, "timeout": 10.0, "stale_after": 300.0}
 DEFAULT_COLLECT = tuple(c for c in ("wallet", "account_info", "positions", "assets", "funding",
-                                    "api_key") if c in BY_COLLECTOR)
-TOP_KEYS = {"poll_interval", "timeout", "stale_after", "collect", "accounts"}
+                                    "api_key", "transactions") if c in BY_COLLECTOR)
+UNIFIED_ONLY = ("transactions",)  # collectors that read the Unified account's own log
+MAX_HISTORY_SECONDS = 730 * 86400.0  # Bybit keeps two years of the transaction log
+TOP_KEYS = {"poll_interval", "timeout", "stale_after", "collect", "accounts", "intervals",
+            "transactions_since"}
 ACCOUNT_KEYS = {
     "name", "api_key", "api_key_file", "api_secret", "api_secret_file", "rsa_private_key_file",
     "account_types", "coins", "endpoint", "allow_insecure_http", "recv_window", "poll_interval",
-    "collect",
+    "collect", "intervals", "transactions_since",
 }
 CREDENTIAL_KEYS = ("api_secret", "api_secret_file", "rsa_private_key_file")
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _COIN = re.compile(r"^[A-Z0-9]+$")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _URL = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 
 
@@ -89,6 +92,11 @@ class Account:
     poll_interval: float
     collect: tuple[str, ...] = DEFAULT_COLLECT
     allow_insecure_http: bool = False
+    intervals: tuple[tuple[str, float], ...] = ()  # collector -> interval asked for
+    transactions_since: float = 0.0  # seconds of history to backfill on a first start
+
+    def interval_asked(self, collector: str) -> float | None:
+        return dict(self.intervals).get(collector)
 
     @property
     def key_type(self) -> str:
@@ -112,7 +120,7 @@ class ConfigError(Exception):
 
 
 def parse_duration(raw: Any) -> float:
-    """Seconds from a number or a string such as 500ms, 30s, 5m, 1h, 1m30s."""
+    """Seconds from a number or a string such as 500ms, 30s, 5m, 1h, 7d, 1m30s."""
     if isinstance(raw, bool):
         raise ValueError("must be a duration such as 30s, 5m or a number of seconds")
     if isinstance(raw, (int, float)):
@@ -179,6 +187,16 @@ def build(raw: Any, base_dir: Path, environ: Mapping[str, str]) -> Config:
     return config
 
 
+@dataclass(frozen=True)
+class _AccountDefaults:
+    """What the top level gives every account that does not say otherwise."""
+
+    poll_interval: float
+    collect: tuple[str, ...] | None  # None: the defaults
+    intervals: dict[str, float]
+    since: float
+
+
 @dataclass
 class _Checker:
     base_dir: Path
@@ -194,8 +212,11 @@ class _Checker:
             return None
         self.unknown_keys(raw, TOP_KEYS, "config")
         durations = {key: self.duration(raw, key, key, DEFAULTS[key]) for key in DEFAULTS}
-        collect = self.collect(raw.get("collect"), "collect", DEFAULT_COLLECT)
-        accounts = self.accounts(raw.get("accounts"), durations["poll_interval"], collect)
+        defaults = _AccountDefaults(
+            durations["poll_interval"], self.collect(raw.get("collect"), "collect", None),
+            self.intervals(raw.get("intervals"), "intervals"),
+            self.since(raw, "transactions_since", 0.0))
+        accounts = self.accounts(raw.get("accounts"), defaults)
         for account in accounts:
             if account.poll_interval > durations["stale_after"]:
                 self.fail("stale_after", f"({format_duration(durations['stale_after'])}) must be "
@@ -220,14 +241,13 @@ class _Checker:
             self.fail(where, f"{exc} (got {raw[key]!r})")
             return default
 
-    def accounts(self, raw: Any, default_interval: float,
-                 default_collect: tuple[str, ...]) -> list[Account]:
+    def accounts(self, raw: Any, defaults: _AccountDefaults) -> list[Account]:
         if not isinstance(raw, list) or not raw:
             self.fail("accounts", "must be a non-empty list of accounts")
             return []
         accounts, seen = [], set()
         for index, item in enumerate(raw):
-            account = self.account(item, f"accounts[{index}]", default_interval, default_collect)
+            account = self.account(item, f"accounts[{index}]", defaults)
             if account is None:
                 continue
             if account.name in seen:
@@ -236,8 +256,7 @@ class _Checker:
             accounts.append(account)
         return accounts
 
-    def account(self, raw: Any, where: str, default_interval: float,
-                default_collect: tuple[str, ...]) -> Account | None:
+    def account(self, raw: Any, where: str, defaults: _AccountDefaults) -> Account | None:
         if not isinstance(raw, dict):
             self.fail(where, "must be a mapping")
             return None
@@ -247,19 +266,26 @@ class _Checker:
         api_key = self.api_key(raw, where)
         api_secret, rsa_key = self.credential(raw, where)
         insecure = self.boolean(raw.get("allow_insecure_http"), f"{where}.allow_insecure_http")
+        types = self.account_types(raw.get("account_types"), f"{where}.account_types")
+        poll_interval = self.duration(raw, "poll_interval", f"{where}.poll_interval",
+                                      defaults.poll_interval)
+        own_intervals = self.intervals(raw.get("intervals"), f"{where}.intervals")
         account = Account(
             name=name or "",
             api_key=Secret(api_key or ""),
             api_secret=api_secret,
             rsa_private_key=rsa_key,
-            account_types=self.account_types(raw.get("account_types"), f"{where}.account_types"),
+            account_types=types,
             coins=self.coins(raw.get("coins"), f"{where}.coins"),
             endpoint=self.endpoint(raw.get("endpoint"), f"{where}.endpoint", insecure),
             recv_window_ms=self.recv_window(raw.get("recv_window"), f"{where}.recv_window"),
-            poll_interval=self.duration(raw, "poll_interval", f"{where}.poll_interval",
-                                        default_interval),
-            collect=self.collect(raw.get("collect"), f"{where}.collect", default_collect),
+            poll_interval=poll_interval,
+            collect=self.account_collect(raw.get("collect"), f"{where}.collect", types,
+                                         defaults.collect),
             allow_insecure_http=insecure,
+            intervals=self.intervals_in_force(own_intervals, defaults.intervals, poll_interval,
+                                              where),
+            transactions_since=self.since(raw, "transactions_since", defaults.since, where),
         )
         return account if len(self.problems) == before else None
 
@@ -306,11 +332,60 @@ class _Checker:
             return False
         return raw
 
-    def collect(self, raw: Any, where: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    def collect(self, raw: Any, where: str, default: tuple[str, ...] | None
+                ) -> tuple[str, ...] | None:
         if raw is None:
             return default
         return self.unique_strings(raw, where, lambda v: v in BY_COLLECTOR,
                                    f"one of {', '.join(BY_COLLECTOR)}", allow_empty=False)
+
+    def account_collect(self, raw: Any, where: str, types: tuple[str, ...],
+                        default: tuple[str, ...] | None) -> tuple[str, ...]:
+        """The account's own list, else the top-level one, else the defaults; a collector of
+        the Unified account's log is left out by default where there is none, and refused
+        when asked for."""
+        own = self.collect(raw, where, None)
+        chosen = own if own is not None else default
+        if "UNIFIED" in types:
+            return chosen if chosen is not None else DEFAULT_COLLECT
+        for collector in UNIFIED_ONLY:
+            if own is not None and collector in own:
+                self.fail(f"{where}[{own.index(collector)}]", f"{collector} reads the Unified "
+                          "account's transaction log: account_types must include UNIFIED")
+        return tuple(c for c in chosen or DEFAULT_COLLECT if c not in UNIFIED_ONLY)
+
+    def intervals(self, raw: Any, where: str) -> dict[str, float]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.fail(where, "must be a mapping from collector name to duration")
+            return {}
+        found = {}
+        for collector in raw:
+            if collector not in BY_COLLECTOR:
+                self.fail(f"{where}.{collector}",
+                          f"unknown collector (one of {', '.join(BY_COLLECTOR)})")
+            else:
+                found[collector] = self.duration(raw, collector, f"{where}.{collector}", 0.0)
+        return found
+
+    def intervals_in_force(self, own: dict[str, float], inherited: dict[str, float],
+                           poll_interval: float, where: str) -> tuple[tuple[str, float], ...]:
+        intervals = {**inherited, **own}
+        for collector, seconds in intervals.items():
+            if 0 < seconds < poll_interval:
+                field_name = (f"{where}.intervals.{collector}" if collector in own
+                              else f"intervals.{collector} (for {where})")
+                self.fail(field_name, f"({format_duration(seconds)}) must be at least the "
+                          f"account's poll_interval ({format_duration(poll_interval)})")
+        return tuple(sorted((c, s) for c, s in intervals.items() if s > 0))
+
+    def since(self, raw: dict[str, Any], key: str, default: float, where: str = "") -> float:
+        path = f"{where}.{key}" if where else key
+        seconds = self.duration(raw, key, path, default)
+        if seconds > MAX_HISTORY_SECONDS:
+            self.fail(path, f"must be at most 730d: Bybit keeps two years (got {raw[key]!r})")
+        return seconds
 
     def credential(self, raw: dict[str, Any], where: str) -> tuple[Secret | None, Secret | None]:
         given = [key for key in CREDENTIAL_KEYS if raw.get(key) is not None]
@@ -425,7 +500,10 @@ def summary(config: Config) -> str:
         lines.append(f"  {account.name}: types={','.join(account.account_types)} coins={coins} "
                      f"endpoint={account.endpoint} key={account.key_type} "
                      f"poll_interval={format_duration(account.poll_interval)} "
-                     f"recv_window={account.recv_window_ms}ms collect={','.join(account.collect)}")
+                     f"recv_window={account.recv_window_ms}ms collect={','.join(account.collect)}"
+                     + "".join(f" {c}_every={format_duration(s)}" for c, s in account.intervals)
+                     + (f" transactions_since={format_duration(account.transactions_since)}"
+                        if account.transactions_since else ""))
     return "\n".join(lines)
 
 

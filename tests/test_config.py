@@ -75,12 +75,13 @@ def test_full_config():
 
 
 @pytest.mark.parametrize("text, seconds", [
-    ("500ms", 0.5), ("30s", 30), ("5m", 300), ("1h", 3600), ("1m30s", 90), (45, 45), (0.25, 0.25)])
+    ("500ms", 0.5), ("30s", 30), ("5m", 300), ("1h", 3600), ("1m30s", 90), (45, 45), (0.25, 0.25),
+    ("7d", 7 * 86400), ("1d12h", 129600)])
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("bad", ["0s", "-5s", 0, -1, "30", "5 minutes", "1d", "", True, None, [1]])
+@pytest.mark.parametrize("bad", ["0s", "-5s", 0, -1, "30", "5 minutes", "1w", "", True, None, [1]])
 def test_bad_durations(bad):
     with pytest.raises(ValueError):
         parse_duration(bad)
@@ -262,7 +263,7 @@ def test_collectors_per_account_and_by_default():
     assert [a.collect for a in config.accounts] == [("wallet", "members"),
                                                     ("wallet", "positions")]
     assert load(MINIMAL).accounts[0].collect == ("wallet", "account_info", "positions",
-                                                 "assets", "funding", "api_key")
+                                                 "assets", "funding", "api_key", "transactions")
     with pytest.raises(ConfigError) as caught:
         load(MINIMAL + "    collect: [wallet, everything]\n")
     assert caught.value.problems[0].startswith("accounts[0].collect[1]: must be one of wallet,")
@@ -273,3 +274,52 @@ def test_the_api_key_from_a_file(tmp_path):
     text = MINIMAL.replace("api_key:", "api_key_file: key\n    #")
     config = load_text(text, base_dir=tmp_path, environ=ENV)
     assert config.accounts[0].api_key.reveal() == "KEYFROMFILE"
+
+
+CLASSIC = MINIMAL.split("accounts:\n")[1].replace("main", "classic") + \
+    "    account_types: [CONTRACT, SPOT]\n"
+
+
+def test_the_transaction_log_is_read_by_default_where_there_is_a_unified_account():
+    config = load(MINIMAL + CLASSIC)
+    assert "transactions" in config.accounts[0].collect
+    assert "transactions" not in config.accounts[1].collect
+    inherited = load("collect: [wallet, transactions]\n" + MINIMAL + CLASSIC)
+    assert [a.collect for a in inherited.accounts] == [("wallet", "transactions"), ("wallet",)]
+    assert problems(MINIMAL + CLASSIC + "    collect: [wallet, transactions]\n") == [
+        "accounts[1].collect[1]: transactions reads the Unified account's transaction log: "
+        "account_types must include UNIFIED"]
+
+
+def test_intervals_override_a_collectors_own_at_the_top_and_per_account():
+    config = load("intervals: {transactions: 2m, funding: 10m}\n" + MINIMAL
+                  + "    intervals: {transactions: 90s}\n")
+    account = config.accounts[0]
+    assert account.intervals == (("funding", 600.0), ("transactions", 90.0))
+    assert account.interval_asked("transactions") == 90.0
+    assert account.interval_asked("wallet") is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("intervals: {everything: 1m}\n" + MINIMAL,
+     "intervals.everything: unknown collector (one of wallet,"),
+    (MINIMAL + "    poll_interval: 1m\n    intervals: {deposits: 30s}\n",
+     "accounts[0].intervals.deposits: (30s) must be at least the account's poll_interval (60s)"),
+    ("intervals: {funding: 10s}\n" + MINIMAL,
+     "intervals.funding (for accounts[0]): (10s) must be at least the account's poll_interval"),
+    ("intervals: [funding]\n" + MINIMAL, "intervals: must be a mapping"),
+    (MINIMAL + "    intervals: {funding: soon}\n", "accounts[0].intervals.funding: must be a"),
+    ("transactions_since: 3y\n" + MINIMAL, "transactions_since: must be a duration"),
+    (MINIMAL + "    transactions_since: 800d\n",
+     "accounts[0].transactions_since: must be at most 730d"),
+])
+def test_bad_intervals_and_backfills_are_refused_naming_the_field(text, expected):
+    found = problems(text)
+    assert len(found) == 1 and found[0].startswith(expected), found
+
+
+def test_backfill_at_the_top_and_per_account():
+    config = load("transactions_since: 7d\n" + MINIMAL + CLASSIC.replace("classic", "b")
+                  .replace("    account_types: [CONTRACT, SPOT]\n", "    transactions_since: 1d\n"))
+    assert [a.transactions_since for a in config.accounts] == [7 * 86400.0, 86400.0]
+    assert load(MINIMAL).accounts[0].transactions_since == 0.0

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from exporter.bybit.endpoint import Context, Endpoint
 from exporter.bybit.endpoints import ENDPOINTS
 from exporter.config import Account, Secret
-from exporter.metrics.fields import (UNREADABLE_EXAMPLES, Field, Translation, bound_list, flag,
-                                     number, text, timestamp)
+from exporter.metrics.fields import (UNREADABLE_EXAMPLES, Field, Translation, amount, bound_list,
+                                     flag, number, text, timestamp)
 
 ACCOUNT = Account(name="a", api_key=Secret("k"), api_secret=Secret("s"), rsa_private_key=None,
                   account_types=("UNIFIED",), coins=(), endpoint="https://api.bybit.com",
@@ -22,6 +22,8 @@ PRICES = {"BTC": 60000.0, "ETH": 3000.0}
 READABLE: dict[Any, st.SearchStrategy[Any]] = {
     number: st.sampled_from(["", "0", "1.5", "-2.25", "0.000000000000000000", "64000.5", "1e-8"])
     | st.integers(-10**9, 10**9) | st.floats(-1e12, 1e12, allow_nan=False),
+    amount: st.sampled_from(["", "0", "1.5", "-2.25", "0.000000000000000000", "64000.5", "1e-8",
+                             "-0.00012345678901234567"]) | st.integers(-10**9, 10**9),
     flag: st.sampled_from([True, False, "true", "false", "1", "0", 1, 0, ""]),
     timestamp: st.sampled_from(["", "2026-12-06T00:00:00Z", "1970-01-01T00:00:00Z",
                                 "2027-01-01T12:30:00+00:00"]),

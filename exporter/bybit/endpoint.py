@@ -10,6 +10,7 @@ from exporter.metrics.family import COLLECTOR_HEALTH, Family, HealthFamilies
 from exporter.metrics.fields import Field, Translation
 
 if TYPE_CHECKING:
+    from exporter.bybit.ledger import Source
     from exporter.config import Account
 
 
@@ -63,6 +64,11 @@ class Endpoint:
     needs_prices: bool = False  # translation wants USD index prices
     permission: str = "Read-Only"  # what a 10005 refusal means the key lacks
     health: HealthFamilies = COLLECTOR_HEALTH
+    sources: tuple[Source, ...] = ()  # logs read incrementally into running totals
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(source.path for source in self.sources) or (self.path,)
 
     def requests_per_poll(self, account: Account) -> int:
         return sum(len(target.queries) for target in self.targets(account))

@@ -18,6 +18,7 @@ class Reason(enum.StrEnum):
     PERMISSION = "permission"
     CLOCK = "clock"
     API = "api"
+    STORAGE = "storage"
 
 
 REASONS: tuple[Reason, ...] = tuple(Reason)
@@ -47,6 +48,12 @@ EXPLANATIONS: dict[Reason, tuple[str, str]] = {
                    "retries at the next poll"),
     Reason.API: ("any other retCode (e.g. 10001 for an account type the account lacks)",
                  "retries at the next poll"),
+    Reason.STORAGE: ("the state under `--storage.path` cannot be opened, read or written (full "
+                     "disk, read-only volume, a file that is not a database): `transactions` and "
+                     "`deposits` only, logged with the path",
+                     "the account's other collectors go on; retries at the next poll and "
+                     "catches up on the rows since; an unreadable file is moved aside (never "
+                     "overwritten) and the totals start again from zero"),
 }
 
 AUTH_CODES = frozenset({10003, 10004, 10007, 10010, 33004, -2015})

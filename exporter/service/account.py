@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping
 
 from exporter.bybit.budget import RequestBudget
@@ -12,6 +13,8 @@ from exporter.bybit.client import BybitClient
 from exporter.bybit.clock import ServerClock
 from exporter.bybit.endpoints import BY_COLLECTOR
 from exporter.config import Account
+from exporter.service.ledger_poller import LedgerPoller
+from exporter.service.ledger_state import LedgerFile
 from exporter.service.poller import Poller, Prices
 from exporter.service.scheduling import PollScheduler
 from exporter.service.store import Store, TargetKey, TargetSpec
@@ -39,6 +42,7 @@ class Shared:
     clocks: Clocks
     prices: Prices
     timeout: float
+    storage: Path | None = None  # --storage.path: where running totals survive restarts
 
 
 class AccountRunner:
@@ -48,10 +52,17 @@ class AccountRunner:
         self.shared = shared
         self.client = BybitClient(account, shared.clocks.for_host(account.endpoint),
                                   shared.budget, shared.timeout)
-        self.pollers = {
-            collector: Poller(BY_COLLECTOR[collector], self.client, shared.store, interval,
-                              shared.prices)
-            for collector, interval in self.intervals.items()}
+        self.ledger = LedgerFile(shared.storage, account.name)
+        self.pollers = {collector: self._poller(collector, interval)
+                        for collector, interval in self.intervals.items()}
+
+    def _poller(self, collector: str, interval: float) -> Poller:
+        endpoint = BY_COLLECTOR[collector]
+        if endpoint.sources:
+            # transactions_since backfills every money-flow log, deposits' included
+            return LedgerPoller(endpoint, self.client, self.shared.store, interval, self.ledger,
+                                self.account.transactions_since, self.shared.prices)
+        return Poller(endpoint, self.client, self.shared.store, interval, self.shared.prices)
 
     def job_id(self, collector: str) -> str:
         return f"{self.account.name}/{collector}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
@@ -36,10 +37,12 @@ def process_metrics() -> Callable[[], bytes]:
 
 class Exporter:
     def __init__(self, config: Config, load_config: Callable[[], Config] | None = None,
-                 shard: Shard = Shard(), budget: RequestBudget | None = None):
+                 shard: Shard = Shard(), budget: RequestBudget | None = None,
+                 storage: Path | None = None):
         self.config = config
         self.load_config = load_config or (lambda: config)
         self.shard = shard
+        self.storage = storage
         self.budget = budget or RequestBudget()
         self.prices = PriceBook(self.budget, config.timeout)
         self.store = Store(config.stale_after)
@@ -100,7 +103,7 @@ class Exporter:
         intervals = plan(accounts, self.budget.limit / self.budget.window).intervals
         self.prices.timeout = config.timeout
         shared = Shared(self.budget, self.store, self.scheduler, self.clocks, self.prices.for_host,
-                        config.timeout)
+                        config.timeout, self.storage)
         wanted = {a.name: (a, {c: intervals[(a.name, c)] for c in a.collect}) for a in accounts}
         removed = [name for name in self.runners if name not in wanted]
         changed = [name for name, (account, own) in wanted.items() if name in self.runners

@@ -33,7 +33,10 @@ class Plan:
 
 
 def own_interval(account: Account, collector: str) -> float:
-    endpoint = BY_COLLECTOR[collector]
+    """The interval the config asks for (never below poll_interval), else the collector's."""
+    endpoint, asked = BY_COLLECTOR[collector], account.interval_asked(collector)
+    if asked is not None:
+        return max(asked, account.poll_interval)
     if endpoint.margin or endpoint.interval is None:
         return account.poll_interval
     return max(endpoint.interval, account.poll_interval)

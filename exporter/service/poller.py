@@ -69,9 +69,7 @@ class Poller:
         key = self.key(target)
         started = self.monotonic()
         try:
-            payloads, remaining = self._fetch(target)
-            translation = self.endpoint.translate(
-                payloads, Context(dict(target.labels), self._prices()))
+            translation, remaining = self._collect(target)
         except PollError as exc:
             error = self._not_offered(exc)
         except InvalidResponse as exc:
@@ -89,6 +87,12 @@ class Poller:
             return None
         self._record_failure(key, error, self.monotonic() - started)
         return error
+
+    def _collect(self, target: Target) -> tuple[Translation, int | None]:
+        """The target's answers as samples, and the rate-limit requests left."""
+        payloads, remaining = self._fetch(target)
+        return self.endpoint.translate(payloads, Context(dict(target.labels), self._prices())), \
+            remaining
 
     def _fetch(self, target: Target) -> tuple[list[Any], int | None]:
         payloads, remaining = [], None

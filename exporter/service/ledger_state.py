@@ -1,0 +1,179 @@
+"""The state that makes money-flow totals survive a restart: per account, one SQLite file under
+`--storage.path` (memory without it) holding, for each Bybit UID and collector, when counting
+began, how far each log has been read, the rows already counted and the running totals.
+
+Each poll writes in one transaction: a process killed at any instant leaves either the state
+before the poll or the state after it, so no row is lost or counted twice. The state is keyed
+by the Bybit UID as well as the account name: a name pointed at another Bybit account starts
+fresh totals instead of mixing two accounts."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from exporter.bybit.errors import PollError, Reason
+from exporter.bybit.ledger import Entry, Source, Totals, add
+from exporter.metrics.family import Family
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledgers (uid TEXT NOT NULL, collector TEXT NOT NULL,
+    origin_ms INTEGER NOT NULL, PRIMARY KEY (uid, collector));
+CREATE TABLE IF NOT EXISTS progress (uid TEXT NOT NULL, source TEXT NOT NULL,
+    read_until_ms INTEGER NOT NULL, PRIMARY KEY (uid, source));
+CREATE TABLE IF NOT EXISTS seen (uid TEXT NOT NULL, source TEXT NOT NULL, row_key TEXT NOT NULL,
+    time_ms INTEGER NOT NULL, PRIMARY KEY (uid, source, row_key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS totals (uid TEXT NOT NULL, collector TEXT NOT NULL,
+    family TEXT NOT NULL, labels TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (uid, collector, family, labels)) WITHOUT ROWID;
+"""
+UNREADABLE_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
+BUSY_TIMEOUT_SECONDS = 10.0
+KEEP_SEEN_MS = 86_400_000  # rows counted are remembered this long past the re-read overlap
+
+
+class StorageError(PollError):
+    def __init__(self, message: str):
+        super().__init__(Reason.STORAGE, message)
+
+
+class Ledger:
+    """One transaction's view of one UID's ledger of one collector."""
+
+    def __init__(self, db: sqlite3.Connection, uid: str, collector: str):
+        self.db, self.uid, self.collector = db, uid, collector
+
+    def origin(self, default_ms: int) -> int:
+        """When counting began: set on the first poll ever, kept from then on."""
+        self.db.execute("INSERT OR IGNORE INTO ledgers VALUES (?, ?, ?)",
+                        (self.uid, self.collector, default_ms))
+        row = self.db.execute("SELECT origin_ms FROM ledgers WHERE uid = ? AND collector = ?",
+                              (self.uid, self.collector)).fetchone()
+        return int(row[0])
+
+    def read_until(self, source: Source) -> int | None:
+        row = self.db.execute("SELECT read_until_ms FROM progress WHERE uid = ? AND source = ?",
+                              (self.uid, source.name)).fetchone()
+        return None if row is None else int(row[0])
+
+    def count(self, source: Source, entries: Iterable[Entry], origin_ms: int,
+              read_until_ms: int | None) -> int:
+        """Add the rows not counted before (from the origin on) to the totals; move the source's
+        progress to `read_until_ms` (None: not moved). Returns how many rows were new."""
+        totals, new = Totals(), 0
+        for entry in entries:
+            if entry.time_ms < origin_ms:
+                continue
+            inserted = self.db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)",
+                                       (self.uid, source.name, entry.key, entry.time_ms))
+            if inserted.rowcount:
+                add(totals, entry)
+                new += 1
+        for (family, labels), value in totals.items():
+            self._add_total(family, labels, value)
+        if read_until_ms is not None:
+            self.db.execute("INSERT OR REPLACE INTO progress VALUES (?, ?, ?)",
+                            (self.uid, source.name, read_until_ms))
+            self.db.execute("DELETE FROM seen WHERE uid = ? AND source = ? AND time_ms < ?",
+                            (self.uid, source.name,
+                             read_until_ms - source.overlap_ms - KEEP_SEEN_MS))
+        return new
+
+    def _add_total(self, family: Family, labels: tuple[str, ...], value: Decimal) -> None:
+        key = (self.uid, self.collector, family.name, json.dumps(labels))
+        row = self.db.execute("SELECT value FROM totals WHERE uid = ? AND collector = ? AND "
+                              "family = ? AND labels = ?", key).fetchone()
+        total = Decimal(row[0]) + value if row else value
+        self.db.execute("INSERT OR REPLACE INTO totals VALUES (?, ?, ?, ?, ?)",
+                        (*key, str(total)))
+
+    def totals(self, families: Iterable[Family]) -> Totals:
+        by_name = {family.name: family for family in families}
+        found = Totals()
+        for name, labels, value in self.db.execute(
+                "SELECT family, labels, value FROM totals WHERE uid = ? AND collector = ?",
+                (self.uid, self.collector)):
+            if name in by_name:  # a family since renamed is not served
+                found[(by_name[name], tuple(json.loads(labels)))] = Decimal(value)
+        return found
+
+
+class LedgerFile:
+    """One account's state: a file `<account>.sqlite` in the storage directory, opened for each
+    poll, or one database in memory for the life of the process (no directory)."""
+
+    def __init__(self, directory: Path | None, account: str):
+        self.path = directory / f"{account}.sqlite" if directory is not None else None
+        self._memory: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # the memory database: one transaction at a time
+
+    @contextlib.contextmanager
+    def transaction(self, uid: str, collector: str) -> Iterator[Ledger]:
+        """A Ledger inside one transaction, committed when the block ends without an
+        exception. Any failure of the storage is a StorageError naming the path."""
+        with self._lock if self.path is None else contextlib.nullcontext():
+            db = self._connect()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                yield Ledger(db, uid, collector)
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(db)
+                raise self._failure(exc) from None
+            except BaseException:
+                _rollback(db)
+                raise
+            finally:
+                if self.path is not None:
+                    db.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.path is None:
+            if self._memory is None:
+                self._memory = _open(":memory:")
+            return self._memory
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return _open(str(self.path))
+        except OSError as exc:
+            raise StorageError(f"cannot open {self.path}: {exc.strerror or exc}") from None
+        except sqlite3.Error as exc:
+            raise self._failure(exc) from None
+
+    def _failure(self, exc: sqlite3.Error) -> StorageError:
+        where = self.path or "the state in memory"
+        if self.path is not None and getattr(exc, "sqlite_errorcode", None) in UNREADABLE_CODES:
+            aside = self.path.with_name(f"{self.path.name}.unreadable-{int(time.time())}")
+            try:
+                os.replace(self.path, aside)
+            except OSError as move:
+                return StorageError(f"{where} is unreadable ({exc}) and cannot be moved aside: "
+                                    f"{move.strerror or move}")
+            return StorageError(f"{where} is unreadable ({exc}): kept as {aside}; the totals "
+                                "start again from zero")
+        return StorageError(f"{where}: {exc}")
+
+
+def _open(name: str) -> sqlite3.Connection:
+    db = sqlite3.connect(name, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                         check_same_thread=False)
+    try:
+        db.executescript(SCHEMA)
+    except sqlite3.Error:
+        db.close()
+        raise
+    return db
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+
