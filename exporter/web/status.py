@@ -129,7 +129,7 @@ def _row(row: TargetRow, now: float) -> str:
             f'{state.upper()}</span></td><td class="acct">{escape(row.account)}</td>'
             f'<td>{escape(row.collector)} {labels}</td><td>{last}</td>'
             f'<td>{age(row.interval)}</td><td>{next_poll}</td><td class="num">{remaining}</td>'
-            f'<td class="wrap">{unreadable}</td><td class="wrap">{problem}</td></tr>\n')
+            f'<td class="wrap">{unreadable}</td><td class="wrap problem">{problem}</td></tr>\n')
 
 
 _CSS = """
@@ -153,7 +153,7 @@ table{width:100%;border-collapse:collapse;background:#fff;border:1px solid #e4e7
 th{position:sticky;top:0;background:#e4e7eb;text-align:left;font-weight:600;font-size:12.5px;
 padding:6px 10px;white-space:nowrap}
 td{padding:6px 10px;border-top:1px solid #eef1f4;vertical-align:top;white-space:nowrap}
-td.wrap{white-space:normal;min-width:16em}
+td.wrap{white-space:normal}td.problem{min-width:18em}
 td.num{text-align:right}td.acct{font-weight:600}
 tr.failing td{background:#fdf0ef}
 .badge{display:inline-block;min-width:66px;text-align:center;padding:1px 6px;border-radius:10px;
@@ -168,7 +168,7 @@ _HEAD = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
          f"<title>Bybit Exporter</title><style>{_CSS}</style></head><body>")
 _TABLE_HEAD = ("<table><thead><tr><th>State</th><th>Account</th><th>Collector</th>"
                "<th>Last success</th><th>Interval</th><th>Next poll</th>"
-               "<th>Rate limit left</th><th>Unreadable fields</th><th>Failure: reason and "
+               "<th>Rate limit left</th><th>Unreadable fields</th><th>Failure: reason, "
                "Bybit's message</th></tr></thead><tbody>\n")
 _NO_ROWS = '<tr><td colspan="9" class="dim">No accounts in this shard.</td></tr>'
 _FOOT = "</tbody></table></main></body></html>\n"
