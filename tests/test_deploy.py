@@ -24,6 +24,7 @@ KUBE = REPO / "deploy" / "kubernetes"
 SYSTEMD = REPO / "deploy" / "systemd"
 UNIT = SYSTEMD / "bybit-exporter.service"
 ALERTS = REPO / "prometheus" / "alerts.yml"
+RULES = REPO / "prometheus" / "rules.yml"  # both compiled from mixin/, as prometheusrule.yaml
 NAME = "bybit-exporter"
 K8S_VERSION = "1.30.0"  # any of kubernetes-validate's bundled schema versions (1.25-1.37)
 CRDS = {"ServiceMonitor", "PrometheusRule"}  # prometheus-operator's, not in those schemas
@@ -265,16 +266,21 @@ def test_prometheus_operator_objects_fit(objects):
     assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
     assert endpoint["path"] == "/metrics"
     # Alert rules that named a job would need the ServiceMonitor to give its targets that job.
-    jobs = sorted(set(re.findall(r'job="([^"]+)"', ALERTS.read_text())))
+    jobs = sorted(set(re.findall(r'job="([^"]+)"', ALERTS.read_text() + RULES.read_text())))
     assert endpoint.get("relabelings", []) == [{"targetLabel": "job", "replacement": job}
                                                for job in jobs]
     assert set(rule["spec"]) == {"groups"}
 
 
-def test_prometheus_rule_is_generated_from_alerts_yml(objects):
-    alerts = yaml.safe_load(ALERTS.read_text())
-    assert one(objects, "PrometheusRule")["spec"]["groups"] == alerts["groups"]
-    result = run(sys.executable, str(KUBE / "generate_prometheusrule.py"), "--check")
+def test_prometheus_rule_holds_the_alerts_and_the_recording_rules(objects):
+    # prometheusrule.yaml, alerts.yml and rules.yml are compiled together from mixin/ (the
+    # drift test is tests/test_mixin.py): the same groups, with the same metadata as always
+    groups = [group for path in (ALERTS, RULES)
+              for group in yaml.safe_load(path.read_text())["groups"]]
+    rule = one(objects, "PrometheusRule")
+    assert rule["spec"]["groups"] == groups
+    assert rule["metadata"]["name"] == NAME
+    result = run(sys.executable, "-m", "mixin.build", "--check", cwd=REPO)
     assert result.returncode == 0, result.stderr
 
 

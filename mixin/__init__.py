@@ -1,0 +1,1 @@
+"""The monitoring mixin (jsonnet) and its compiler, `python -m mixin.build`."""

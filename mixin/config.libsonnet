@@ -1,0 +1,48 @@
+// Everything a user may want to change, in one place. Override it from your own jsonnet:
+//
+//   (import 'bybit-exporter/mixin/mixin.libsonnet') + {
+//     _config+:: { selector: 'job="crypto"', maintenanceMarginWarningRatio: 0.6 },
+//   }
+//
+// or edit the defaults below and run `.venv/bin/python -m mixin.build`.
+{
+  _config+:: {
+    // Matchers added to every series selector of the rules and the dashboard, such as
+    // 'job="crypto"' or 'cluster="eu", job=~"bybit.*"'. Empty: any target exporting bybit_*
+    // series. Nothing else names a job: the rules recognise an exporter by the series it exports.
+    selector: '',
+
+    // Margin (ratios: 1 is 100%; Bybit liquidates at a maintenance margin rate of 1).
+    maintenanceMarginWarningRatio: 0.5,  // BybitMaintenanceMarginHigh
+    maintenanceMarginCriticalRatio: 0.8,  // BybitMaintenanceMarginCritical
+    initialMarginExhaustedRatio: 0.95,  // BybitInitialMarginExhausted
+    // BybitMaintenanceMarginRising: the trend of the last `window`, projected `horizon` ahead,
+    // reaches liquidation.
+    marginRisingWindow: '30m',
+    marginRisingHorizon: '1h',
+
+    // Positions: distance from the mark price to the liquidation price, as a share of the mark.
+    liquidationDistanceWarningRatio: 0.10,  // BybitPositionNearLiquidation, warning
+    liquidationDistanceCriticalRatio: 0.05,  // BybitPositionNearLiquidation, critical
+
+    // API keys: days before expiry.
+    apiKeyExpiryWarningDays: 14,  // BybitApiKeyExpiresSoon, warning
+    apiKeyExpiryCriticalDays: 3,  // BybitApiKeyExpiresSoon, critical
+
+    // Exporter health.
+    staleAfterPollIntervals: 3,  // BybitDataStale: last success older than this many intervals
+    rateLimitedPolls: 3,  // BybitRateLimited: this many rate-limited polls ...
+    rateLimitedWindow: '10m',  // ... within this window
+
+    // Each alert's runbook_url: this pattern with the runbook's name (margin, exporter-down, ...)
+    // in place of %s. Point it at your own copy of the README or your wiki.
+    runbookUrlPattern: 'https://github.com/bybit-exporter/bybit-exporter/blob/main/README.md#runbook-%s',
+
+    // Grafana.
+    dashboardUid: 'bybit-exporter',
+    dashboardTitle: 'Bybit accounts',
+    dashboardTags: ['bybit', 'prometheus'],
+    dashboardRefresh: '30s',
+    dashboardTimezone: 'browser',
+  },
+}

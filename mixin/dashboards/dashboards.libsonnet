@@ -1,0 +1,2 @@
+// grafanaDashboards: file name -> dashboard. The build writes each to grafana/dashboards/.
+(import 'bybit.libsonnet')
