@@ -259,6 +259,11 @@ def test_an_invalid_new_web_config_keeps_the_previous_one(rotating, pki):
     time.sleep(2.5)  # a few more looks at the files
     assert web_reload_gauge(exporter, pki["ca.crt"]) == 0.0
     assert served_certificate(exporter.url) == der(pki["server.crt"])
+    # valid, but without TLS: no silent downgrade to plain HTTP
+    replace(web_file, f"basic_auth_users: {{prometheus: '{pki['hash']}'}}\n".encode())
+    time.sleep(2.5)
+    assert web_reload_gauge(exporter, pki["ca.crt"]) == 0.0
+    assert served_certificate(exporter.url) == der(pki["server.crt"])
     # repaired: in force again, the gauge back at 1
     replace(live / "server.key", pki["server.key"].read_bytes())
     replace(web_file, good.encode())
@@ -266,6 +271,7 @@ def test_an_invalid_new_web_config_keeps_the_previous_one(rotating, pki):
     exporter.stop()
     refusals = [line for line in exporter.output.splitlines()
                 if "web config reload refused" in line]
-    assert len(refusals) == 2, refusals  # one line per refused change, not one per look
+    assert len(refusals) == 3, refusals  # one line per refused change, not one per look
     assert "cannot load cert_file/key_file" in refusals[0]
     assert "not valid YAML" in refusals[1]
+    assert "TLS cannot be turned off without a restart" in refusals[2]

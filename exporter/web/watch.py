@@ -1,7 +1,9 @@
 """--web.config.file, read again when it or a file it names (certificate, key, client CA)
 changes, as exporter-toolkit does: a renewed certificate or a changed user list applies to new
 connections and requests without a restart. An invalid new file leaves the previous one in
-force, is logged once, and `reload_ok` says so until a valid file is read."""
+force, is logged once, and `reload_ok` says so until a valid file is read. TLS is not turned on
+or off this way (a file without tls_server_config must not downgrade a listener to plain
+HTTP): that takes a restart."""
 
 from __future__ import annotations
 
@@ -71,6 +73,10 @@ class WatchedWebConfig:
         self._seen = seen
         try:
             web = load(self.path)
+            if (web.ssl_context is None) != (self._web.ssl_context is None):
+                raise ConfigError([f"web.config.file: tls_server_config: TLS cannot be turned "
+                                   f"{'off' if web.ssl_context is None else 'on'} without a "
+                                   "restart"])
         except ConfigError as exc:
             self.reload_ok = False
             log.error("web config reload refused, the previous one stays in force",
