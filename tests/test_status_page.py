@@ -98,6 +98,9 @@ def test_the_page_names_what_is_wrong_and_no_secret(simulator, tmp_path, exporte
     assert text.index('<td class="acct">no-wallet</td>') < text.index('<td class="acct">good</td>')
     assert '<span class="reason">permission</span>' in text
     assert "Permission denied, please check your API key permissions." in text
+    assert text.count('<tr class="up">') == 3 and text.count('<tr class="failing">') == 1
+    assert '<span class="dim">&ndash;</span>' not in text  # every target's next poll is known
+    assert " of 400 per 5 s" in text and "0 of 1" in text
     for secret in ("GOODKEY01", "good-secret-01", "NOWALLET02", "nowallet-secret-02"):
         assert secret not in text
     assert sample(exporter.samples(), "bybit_exporter_web_config_last_reload_successful") == 1.0
