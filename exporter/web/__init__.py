@@ -1,4 +1,4 @@
-"""The web server: /metrics, a landing page, /-/healthy, /-/ready and POST /-/reload.
+"""The web server: /metrics, the status page at /, /-/healthy, /-/ready and POST /-/reload.
 
     server = serve(WebApp(render_metrics, ready, reload), [("", 10788)], WebConfig(), 40)
     ...
