@@ -2,7 +2,9 @@
 the server's clock reaches them (a fill every 5 s, funding every 30 s, interest every minute, a
 transfer in every 2 minutes), so that the exporter's money-flow counters move while one watches.
 Every 4th fill arrives 45 s late; each funding row shares its id with the latest fill (as in
-Bybit's own example). A pending deposit and a pending withdrawal succeed a minute or so in."""
+Bybit's own example). Rows sit on a grid of absolute time and are made from their time alone: a
+restarted demo books the same rows again, which the exporter's stored totals must not count
+twice. A pending deposit and a pending withdrawal succeed a minute or so in."""
 
 from __future__ import annotations
 
@@ -37,64 +39,69 @@ class Activity:
 
     def __init__(self, plan: Plan, start_ms: int) -> None:
         self.plan, self.start_ms = plan, start_ms
-        self._due = {kind: start_ms + every for kind, every in EVERY_MS.items()}
-        self._fills = 0
-        self._last_fill_id = ""
-        self._bought_at = plan.price
+        self._due = {kind: _after(start_ms, every) for kind, every in EVERY_MS.items()}
         self._lock = threading.Lock()
 
     def history(self, ledger: Ledger) -> None:
         """Ten days of rows before the start, at the coarser pace of HISTORY_MS."""
         first = self.start_ms - HISTORY_DAYS * DAY_MS
         times = sorted((at, kind) for kind, every in HISTORY_MS.items()
-                       for at in range(first, self.start_ms, every))
+                       for at in range(_after(first, every), self.start_ms, every))
         with self._lock:
             for at, kind in times:
-                self._book(kind, ledger, at, late=False)
+                self._book(kind, ledger, at, HISTORY_MS, late=False)
 
     def __call__(self, account: SimAccount, now_ms: int) -> None:
         with self._lock:
             while (kind := self._next(now_ms)) is not None:
-                self._book(kind, account.ledger, self._due[kind], late=True)
+                self._book(kind, account.ledger, self._due[kind], EVERY_MS, late=True)
                 self._due[kind] += EVERY_MS[kind]
             if now_ms >= self.start_ms + SETTLED_AFTER_MS:
                 _settle(account)
 
     def _next(self, now_ms: int) -> str | None:
-        """The kind of row due first, if any is due by now."""
-        kind = min(self._due, key=self._due.__getitem__)
+        """The kind of row due first (fills before the funding of the same time), if any."""
+        kind = min(self._due, key=lambda k: (self._due[k], list(EVERY_MS).index(k)))
         return kind if self._due[kind] <= now_ms else None
 
-    def _book(self, kind: str, ledger: Ledger, at: int, late: bool) -> None:
+    def _book(self, kind: str, ledger: Ledger, at: int, pace: dict[str, int],
+              late: bool) -> None:
+        """One row at `at`; made from the time alone, so that a restarted demo books the same
+        rows (ids included) for the same times."""
         plan = self.plan
         if kind == "trade":
-            self._trade(ledger, at, late)
-        elif kind == "funding" and self._last_fill_id:
-            rate = "0.0001" if (at // EVERY_MS["funding"]) % 3 else "-0.00005"  # pay, receive
+            self._trade(ledger, at, pace["trade"], late)
+        elif kind == "funding":
+            fill = at - at % pace["trade"]  # shares its id with the latest fill
+            rate = "0.0001" if (at // pace["funding"]) % 3 else "-0.00005"  # pay, receive
             ledger.funding(at, plan.symbol, "Buy", plan.qty, f"{self._price(at):.2f}", rate,
-                           row_id=self._last_fill_id)
+                           row_id=_fill_id(plan, fill))
         elif kind == "interest" and plan.borrowed:
             coin, amount = plan.borrowed
             ledger.interest(at, coin, f"{float(amount) * 0.0000025:.8f}")
         elif kind == "transfer":
             ledger.transfer_in(at, "USDT", plan.transfer)
 
-    def _trade(self, ledger: Ledger, at: int, late: bool) -> None:
-        """Buy, then sell the same quantity (realising the price move), and so on."""
-        plan, self._fills = self.plan, self._fills + 1
-        price = round(self._price(at), 2)
-        selling = self._fills % 2 == 0
-        pnl = float(plan.qty) * (price - self._bought_at) if selling else 0.0
-        if not selling:
-            self._bought_at = price
-        row = ledger.trade(at, plan.symbol, "Sell" if selling else "Buy", plan.qty,
-                           f"{price:.2f}", cash_flow=f"{pnl:.8f}",
-                           row_id=f"{self._fills:06d}_{plan.symbol}_{at}",
-                           late_ms=LATE_MS if late and self._fills % LATE_EVERY == 0 else 0)
-        self._last_fill_id = row.id
+    def _trade(self, ledger: Ledger, at: int, every: int, late: bool) -> None:
+        """Buy, then sell the same quantity (realising the price move since the buy), ..."""
+        plan, number = self.plan, at // every
+        price, selling = round(self._price(at), 2), number % 2 == 1
+        pnl = float(plan.qty) * (price - round(self._price(at - every), 2))
+        ledger.trade(at, plan.symbol, "Sell" if selling else "Buy", plan.qty, f"{price:.2f}",
+                     cash_flow=f"{pnl:.8f}" if selling else "0", row_id=_fill_id(plan, at),
+                     late_ms=LATE_MS if late and number % LATE_EVERY == 0 else 0)
 
     def _price(self, at: int) -> float:
         return self.plan.price * (1 + 0.01 * math.sin(at / 97_000))
+
+
+def _after(ms: int, every: int) -> int:
+    """The first multiple of `every` after `ms`: rows sit on a grid of absolute time."""
+    return ms - ms % every + every
+
+
+def _fill_id(plan: Plan, at: int) -> str:
+    return f"{at // 1000 % 10_000_000}_{plan.symbol}_{at}"
 
 
 def _settle(account: SimAccount) -> None:
