@@ -208,8 +208,10 @@ def test_pod_meets_the_restricted_profile(objects):
 
 
 def mounts(objects: list[dict]) -> dict[str, tuple[dict, dict]]:
-    """volume name -> (its volumeMount, the volume)"""
-    volumes = {volume["name"]: volume for volume in pod_spec(objects)["volumes"]}
+    """volume name -> (its volumeMount, the volume or the StatefulSet's volume claim template)"""
+    claims = one(objects, "StatefulSet")["spec"].get("volumeClaimTemplates", [])
+    volumes = {claim["metadata"]["name"]: claim for claim in claims}
+    volumes.update({volume["name"]: volume for volume in pod_spec(objects)["volumes"]})
     return {m["name"]: (m, volumes[m["name"]]) for m in container(objects)["volumeMounts"]}
 
 
