@@ -12,10 +12,11 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 from exporter.bybit.endpoint import Context, InvalidResponse, list_of, result_of
 from exporter.metrics.family import Family, Type
 from exporter.metrics.fields import (PREVIEW_CHARS, Reader, Sample, Translation, UnreadableField,
-                                     number, text)
+                                     number)
 
 DAY_MS = 86_400_000
 MAX_ROWS_PER_PAGE = 50
+MAX_IDENTITY_CHARS = 256  # ids and transaction hashes: longer than a label value may be
 
 
 def counter(name: str, help_text: str, *labels: str) -> Family:
@@ -139,11 +140,13 @@ def identity(row: Mapping[str, Any], reader: Reader, where: str, keys: Sequence[
     values = []
     for key in keys:
         value = row.get(key)
-        read = text(value) if not _unreadable_text(value) else None
-        if read is None:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value or len(value) > MAX_IDENTITY_CHARS \
+                or not value.isprintable():
             reader.unreadable.append(_unreadable(where, key, value))
             return None
-        values.append(read)
+        values.append(value)
     return tuple(values)
 
 
@@ -159,14 +162,6 @@ def millis(row: Mapping[str, Any], reader: Reader, where: str, key: str) -> int 
         reader.unreadable.append(_unreadable(where, key, value))
         return None
     return int(parsed * 1000) if parsed < 1e11 else int(parsed)
-
-
-def _unreadable_text(value: Any) -> bool:
-    try:
-        text(value)
-    except ValueError:
-        return True
-    return False
 
 
 def _unreadable(where: str, key: str, value: Any) -> UnreadableField:

@@ -36,17 +36,25 @@ def _completed(row: Mapping[str, Any], reader: Reader, where: str, success: floa
     return status == success and reader.read(row, DEPOSIT_TYPE, where) != NOT_CREDITED
 
 
+def _deposit_keys(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """The keys that identify a deposit, the coin last: its id, or in answers from before Bybit
+    added `id`, its transaction and output."""
+    if row.get("id") not in (None, ""):
+        return ("id", "coin")
+    return ("txID", "txIndex", "coin") if row.get("txIndex") not in (None, "") else ("txID", "coin")
+
+
 def _deposit(time_key: str, success: float) -> Callable[[Mapping[str, Any], Reader, str],
                                                         Entry | None]:
     def entry(row: Mapping[str, Any], reader: Reader, where: str) -> Entry | None:
         if not _completed(row, reader, where, success):
             return None  # pending, failed or rolled back: looked at again next poll
-        ident = identity(row, reader, where, ("id", "coin"))
+        ident = identity(row, reader, where, _deposit_keys(row))
         time_ms = millis(row, reader, where, time_key) if ident is not None else None
         if ident is None or time_ms is None:
             return None
         return Entry("|".join(ident), time_ms,
-                     by_sign(reader.read(row, AMOUNT, where), (DEPOSITS, (ident[1],))))
+                     by_sign(reader.read(row, AMOUNT, where), (DEPOSITS, (ident[-1],))))
 
     return entry
 
