@@ -12,7 +12,7 @@ from exporter.bybit.endpoint import Endpoint
 from exporter.bybit.endpoints import ENDPOINTS
 from exporter.bybit.errors import EXPLANATIONS, REASONS
 from exporter.cli import FLAGS
-from exporter.config import DEFAULT_COLLECT, Account, Secret
+from exporter.config import DEFAULT_COLLECT, UNIFIED_ONLY, Account, Secret
 from exporter.metrics.family import (COLLECTOR_HEALTH, EXPORTER_FAMILIES, INVALID_FIELDS,
                                      WALLET_HEALTH, Family)
 
@@ -34,11 +34,18 @@ def collectors() -> str:
     for endpoint in ENDPOINTS:
         every = "`poll_interval`" if endpoint.margin or endpoint.interval is None else \
             f"{endpoint.interval:g} s (at least `poll_interval`)"
-        lines.append(_row(f"`{endpoint.collector}`", f"`GET {endpoint.path}`",
-                          "yes" if endpoint.collector in DEFAULT_COLLECT else "when asked",
+        paths = "<br>".join(f"`GET {path}`" for path in endpoint.paths)
+        lines.append(_row(f"`{endpoint.collector}`", paths,
+                          _default(endpoint.collector),
                           every, _requests(endpoint),
                           f"{endpoint.uid_limit_per_second:g}/s", endpoint.permission))
     return "\n".join(lines)
+
+
+def _default(collector: str) -> str:
+    if collector not in DEFAULT_COLLECT:
+        return "when asked"
+    return "yes, for accounts with `UNIFIED`" if collector in UNIFIED_ONLY else "yes"
 
 
 SAMPLE = Account(name="x", api_key=Secret("k"), api_secret=Secret("s"), rsa_private_key=None,
@@ -52,6 +59,8 @@ def _requests(endpoint: Endpoint) -> str:
         text += " per account type"
     if endpoint.paginated:
         text += " (+1 per further page)"
+    if endpoint.sources:
+        text += " (+ one `GET /v5/user/query-api` per account and process start, for the UID)"
     if endpoint.needs_prices:
         text += " (+ a public tickers call per Bybit host, shared by all accounts)"
     return text
