@@ -59,3 +59,21 @@ def test_reload_adds_removes_and_changes_accounts_and_refuses_a_bad_config(
     assert requests.get(exporter.url + "/-/reload", timeout=5).status_code == 405  # as Prometheus: POST only
     assert exporter.stop() == 0
     assert "config reload refused" in exporter.output
+
+
+def test_a_changed_account_keeps_its_money_flow_totals_without_storage(
+        simulator, tmp_path, exporter_process):
+    account = unified_account("KT", "S-KT")
+    sim = simulator([account])
+    account.ledger.transfer_in(sim.now_ms(), "USDT", "250")
+    config = tmp_path / "config.yaml"
+    config.write_text("transactions_since: 1h\nintervals: {transactions: 300ms}\n"
+                      + accounts_yaml(sim, [("t", "KT", "")]))
+    exporter = exporter_process(["--config.file", str(config)])
+    transfers = dict(account="t", coin="USDT")
+    wait_for(lambda: sample(exporter.samples(), "bybit_transfers_in_total", **transfers) == 250)
+    config.write_text("intervals: {transactions: 300ms}\n"
+                      + accounts_yaml(sim, [("t", "KT", ", coins: [USDT]")]))
+    exporter.proc.send_signal(signal.SIGHUP)
+    account.ledger.transfer_in(sim.now_ms() + 1000, "USDT", "5")
+    wait_for(lambda: sample(exporter.samples(), "bybit_transfers_in_total", **transfers) == 255)

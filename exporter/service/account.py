@@ -4,8 +4,7 @@ and a schedule per collector. Stopping it stops its jobs and closes its session.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from exporter.bybit.budget import RequestBudget
@@ -14,7 +13,7 @@ from exporter.bybit.clock import ServerClock
 from exporter.bybit.endpoints import BY_COLLECTOR
 from exporter.config import Account
 from exporter.service.ledger_poller import LedgerPoller
-from exporter.service.ledger_state import LedgerFile
+from exporter.service.ledger_state import LedgerFiles
 from exporter.service.poller import Poller, Prices
 from exporter.service.scheduling import PollScheduler
 from exporter.service.store import Store, TargetKey, TargetSpec
@@ -42,7 +41,8 @@ class Shared:
     clocks: Clocks
     prices: Prices
     timeout: float
-    storage: Path | None = None  # --storage.path: where running totals survive restarts
+    # running totals, in --storage.path or memory
+    ledgers: LedgerFiles = field(default_factory=lambda: LedgerFiles(None))
 
 
 class AccountRunner:
@@ -52,7 +52,7 @@ class AccountRunner:
         self.shared = shared
         self.client = BybitClient(account, shared.clocks.for_host(account.endpoint),
                                   shared.budget, shared.timeout)
-        self.ledger = LedgerFile(shared.storage, account.name)
+        self.ledger = shared.ledgers.of(account.name)
         self.pollers = {collector: self._poller(collector, interval)
                         for collector, interval in self.intervals.items()}
 

@@ -20,6 +20,7 @@ from exporter.metrics.family import (BUILD_INFO, RELOAD_OK, RELOAD_TIME, SHARD_I
 from exporter.metrics.render import ExporterSample, FastExposition
 from exporter.service import scheduling
 from exporter.service.account import AccountRunner, Clocks, Shared
+from exporter.service.ledger_state import LedgerFiles
 from exporter.service.plan import plan
 from exporter.bybit.prices import PriceBook
 from exporter.service.sharding import Shard
@@ -42,7 +43,7 @@ class Exporter:
         self.config = config
         self.load_config = load_config or (lambda: config)
         self.shard = shard
-        self.storage = storage
+        self.ledgers = LedgerFiles(storage)
         self.budget = budget or RequestBudget()
         self.prices = PriceBook(self.budget, config.timeout)
         self.store = Store(config.stale_after)
@@ -103,7 +104,7 @@ class Exporter:
         intervals = plan(accounts, self.budget.limit / self.budget.window).intervals
         self.prices.timeout = config.timeout
         shared = Shared(self.budget, self.store, self.scheduler, self.clocks, self.prices.for_host,
-                        config.timeout, self.storage)
+                        config.timeout, self.ledgers)
         wanted = {a.name: (a, {c: intervals[(a.name, c)] for c in a.collect}) for a in accounts}
         removed = [name for name in self.runners if name not in wanted]
         changed = [name for name, (account, own) in wanted.items() if name in self.runners
@@ -111,6 +112,7 @@ class Exporter:
         added = [name for name in wanted if name not in self.runners]
         for name in removed + changed:
             self.runners.pop(name).stop()
+        self.ledgers.keep_only(wanted)
         for name in changed + added:
             self.runners[name] = AccountRunner(*wanted[name], shared)
         self.config = config

@@ -177,3 +177,22 @@ def _rollback(db: sqlite3.Connection) -> None:
         if db.in_transaction:
             db.execute("ROLLBACK")
 
+
+
+class LedgerFiles:
+    """Every account's state, kept across config reloads: a reloaded account keeps its totals
+    even without a storage directory."""
+
+    def __init__(self, directory: Path | None):
+        self.directory = directory
+        self._files: dict[str, LedgerFile] = {}
+        self._lock = threading.Lock()
+
+    def of(self, account: str) -> LedgerFile:
+        with self._lock:
+            return self._files.setdefault(account, LedgerFile(self.directory, account))
+
+    def keep_only(self, accounts: Iterable[str]) -> None:
+        with self._lock:
+            wanted = set(accounts)
+            self._files = {name: f for name, f in self._files.items() if name in wanted}
