@@ -15,7 +15,8 @@ from exporter.bybit.errors import REASONS
 from exporter.metrics.catalogue import SERVED
 from exporter.metrics.family import INVALID_FIELDS, Family, Type
 from exporter.metrics.render import ExporterSample
-from exporter.service.store import Store, TargetState
+from exporter.metrics.snapshot import TargetState
+from exporter.service.store import Store
 
 Row = tuple[tuple[str, ...], tuple[str, ...], float]  # label names, values, value
 

@@ -1,14 +1,17 @@
 """Fast /metrics. Each target's lines are rendered and deflated once, when its poll lands, one
-chunk per metric family; a scrape only joins bytes.
+chunk per metric family, and filed (in the polling thread) under their family; a scrape only
+joins bytes, with no loop over targets or chunks in Python.
 
 gzip without compressing at scrape time: every chunk is a raw deflate stream of its own, ended
 with a sync flush (byte-aligned, not final, no back-references outside itself), so chunks can
 be concatenated in any order into one valid deflate stream. The scrape adds the gzip header, an
-empty final block and the CRC-32 of the plain bytes.
+empty final block and the CRC-32 of the plain bytes (checksummed family by family, without
+joining the whole plain body).
 """
 
 from __future__ import annotations
 
+import math
 import struct
 import threading
 import zlib
@@ -19,7 +22,7 @@ from prometheus_client import utils as prometheus_utils
 
 from exporter.bybit.errors import REASONS
 from exporter.metrics.family import INVALID_FIELDS, Family
-from exporter.service.store import Store, TargetKey, TargetState
+from exporter.metrics.snapshot import StateSource, TargetKey, TargetState
 
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, no mtime
 DEFLATE_FINAL_BLOCK = b"\x03\x00"  # an empty fixed-Huffman block with BFINAL set
@@ -40,9 +43,15 @@ class Chunk:
     deflated: bytes
 
 
+def stored_block(plain: bytes) -> bytes:
+    """A deflate block that stores `plain` as it is (at most 65,535 bytes per block)."""
+    blocks = [plain[i:i + 0xFFFF] for i in range(0, len(plain), 0xFFFF)]
+    return b"".join(b"\x00" + struct.pack("<HH", len(b), len(b) ^ 0xFFFF) + b for b in blocks)
+
+
 def make_chunk(plain: bytes) -> Chunk:
     if len(plain) < STORE_BELOW:  # not worth a compressor: a stored (uncompressed) block
-        return Chunk(plain, b"\x00" + struct.pack("<HH", len(plain), len(plain) ^ 0xFFFF) + plain)
+        return Chunk(plain, stored_block(plain))
     compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -WINDOW_BITS, MEMORY_LEVEL)
     return Chunk(plain, compressor.compress(plain) + compressor.flush(zlib.Z_SYNC_FLUSH))
 
@@ -138,17 +147,21 @@ def _health_lines(state: TargetState, labels: str) -> dict[str, list[str]]:
 
 @dataclass(frozen=True)
 class _Body:
-    plain: bytes
-    deflated: bytes
-    crc: int
+    deflated: bytes  # every chunk, in order: a deflate stream without its final block
+    crc: int  # CRC-32 of the plain text
+    size: int  # length of the plain text
+
+    def plain(self) -> bytes:
+        return zlib.decompressobj(-zlib.MAX_WBITS).decompress(self.deflated)
 
 
 class FastExposition:
-    """Renders each target when its state changes (in the polling thread, as a Store
-    listener) and joins the chunks of the current states on a scrape; the joined body is
-    cached until a state changes or a target's values go stale. Scrapes take no lock."""
+    """Renders each target when its state changes (in the polling thread, as a listener of
+    the state source) and files its chunks under their families; a scrape joins the chunks of
+    every family. The joined body is cached until a state changes or a target's values go
+    stale. A scrape holds the lock only to copy the families' lists of chunks."""
 
-    def __init__(self, store: Store, families: Sequence[Family],
+    def __init__(self, store: StateSource, families: Sequence[Family],
                  exporter_samples: Callable[[], Iterable[ExporterSample]] = lambda: (),
                  extra: Callable[[], bytes] = lambda: b""):
         self.store = store
@@ -157,16 +170,72 @@ class FastExposition:
         self.exporter_samples = exporter_samples
         self.extra = extra  # e.g. process metrics: small, rendered on every scrape
         self._rendered: dict[TargetKey, tuple[TargetState, RenderedTarget]] = {}
-        self._lock = threading.Lock()  # between polls writing _rendered, never held by scrapes
+        # family -> target -> its chunk's plain text / deflated bytes (two dicts changed
+        # together, so that their values come in the same order)
+        self._plain: dict[str, dict[TargetKey, bytes]] = {name: {} for name in self.order}
+        self._deflated: dict[str, dict[TargetKey, bytes]] = {name: {} for name in self.order}
+        self._expiry: dict[TargetKey, float] = {}  # targets whose values are filed: stale after
+        self._next_expiry = math.inf
+        self._stale_after = store.stale_after
+        self._version = 0  # bumped on every change of what is filed
+        self._lock = threading.Lock()  # guards the above; never held while rendering
         self._cache: tuple[tuple[object, ...], _Body] | None = None
-        store.listen(self._on_change)
+        self._exporter_chunk: tuple[tuple[ExporterSample, ...], Chunk] | None = None
+        store.listen(self._on_change, self._on_removed)
 
     def _on_change(self, state: TargetState, previous_state: TargetState | None) -> None:
         old = self._rendered.get(state.key)
         previous = old[1] if old is not None and old[0] is previous_state else None
         rendered = render_target(state, previous, previous_state)
+        now = self.store.clock()
         with self._lock:
             self._rendered[state.key] = (state, rendered)
+            self._file(state.key, old[1] if old is not None else None, rendered, state, now)
+            self._version += 1
+
+    def _on_removed(self, key: TargetKey) -> None:
+        with self._lock:
+            old = self._rendered.pop(key, None)
+            if old is not None:
+                self._unfile(key, (*old[1].values, *old[1].health))
+                self._expiry.pop(key, None)
+                self._version += 1
+
+    def _file(self, key: TargetKey, old: RenderedTarget | None, new: RenderedTarget,
+              state: TargetState, now: float) -> None:
+        """File a target's chunks: its health once its first poll attempt has ended (before
+        that, it is not served at all), its values while they are fresh."""
+        fresh = state.attempted and state.fresh_translation(now, self._stale_after) is not None
+        served = {**(new.values if fresh else {}), **(new.health if state.attempted else {})}
+        if old is not None:
+            self._unfile(key, [name for name in (*old.values, *old.health) if name not in served])
+        for name, chunk in served.items():
+            plain = self._plain.get(name)
+            if plain is not None:  # a family not served (not in `families`) is left out
+                plain[key] = chunk.plain
+                self._deflated[name][key] = chunk.deflated
+        if fresh and state.last_success is not None:
+            self._expiry[key] = state.last_success + self._stale_after
+            self._next_expiry = min(self._next_expiry, self._expiry[key])
+        else:
+            self._expiry.pop(key, None)
+
+    def _unfile(self, key: TargetKey, names: Iterable[str]) -> None:
+        for name in names:
+            if name in self._plain:
+                self._plain[name].pop(key, None)
+                self._deflated[name].pop(key, None)
+
+    def _expire(self, now: float) -> None:
+        """File again what was filed when values were fresh, once some may have gone stale
+        (or the staleness limit changed with a reload): a rare loop over every target."""
+        with self._lock:
+            self._stale_after = self.store.stale_after
+            self._expiry.clear()
+            for key, (state, rendered) in self._rendered.items():
+                self._file(key, rendered, rendered, state, now)
+            self._next_expiry = min(self._expiry.values(), default=math.inf)
+            self._version += 1
 
     def rendered(self, key: TargetKey) -> RenderedTarget | None:
         found = self._rendered.get(key)
@@ -176,69 +245,62 @@ class FastExposition:
         body = self._body()
         extra = self.extra()
         if not gzip:
-            return body.plain + extra
-        tail = make_chunk(extra).deflated if extra else b""
+            return body.plain() + extra
+        tail = stored_block(extra) if extra else b""  # small: compressing it is not worth it
         crc = zlib.crc32(extra, body.crc)
-        size = (len(body.plain) + len(extra)) & 0xFFFFFFFF
+        size = (body.size + len(extra)) & 0xFFFFFFFF
         return b"".join((GZIP_HEADER, body.deflated, tail, DEFLATE_FINAL_BLOCK,
                          struct.pack("<II", crc, size)))
 
     def _body(self) -> _Body:
-        version = self.store.version
-        # Before its first poll attempt has ended, a target is not served at all.
-        states = sorted((s for s in self.store.states() if s.attempted), key=lambda s: s.key)
         now = self.store.clock()
-        fresh = tuple(s.fresh_translation(now, self.store.stale_after) is not None
-                      for s in states)
-        exporter = tuple(self.exporter_samples())
-        key = (version, fresh, exporter)
+        if now >= self._next_expiry or self.store.stale_after != self._stale_after:
+            self._expire(now)
+        exporter = self._exporter_section()
+        key = (self._version, exporter)
         cached = self._cache
         if cached is not None and cached[0] == key:
             return cached[1]
-        rendered = [self._rendered_of(s) for s in states]
-        fresh_rendered = [r for r, ok in zip(rendered, fresh) if ok]
-        chunks = self._families((r.values for r in fresh_rendered))
-        chunks += self._families((r.health for r in rendered))
-        chunks.append(self._exporter_chunk(exporter))
-        body = _assemble(chunks)
-        self._cache = (key, body)
-        self._forget_removed()
+        with self._lock:  # C-speed copies of each family's lists; no loop over targets
+            version = self._version
+            sections = [(self.headers[name], list(self._plain[name].values()),
+                         list(self._deflated[name].values()))
+                        for name in self.order if self._plain[name]]
+        sections.append((exporter[1], [], []))
+        body = _assemble(sections)
+        self._cache = ((version, exporter), body)
         return body
 
-    def _rendered_of(self, state: TargetState) -> RenderedTarget:
-        found = self._rendered.get(state.key)
-        if found is not None and found[0] is state:
-            return found[1]
-        return render_target(state)  # a state changed by a reload, not yet heard of
-
-    def _forget_removed(self) -> None:
-        """Drop what was rendered for targets a reload removed."""
-        current = {state.key for state in self.store.states()}
-        if len(self._rendered) > len(current):
-            with self._lock:
-                for key in [k for k in self._rendered if k not in current]:
-                    del self._rendered[key]
-
-    def _exporter_chunk(self, samples: tuple[ExporterSample, ...]) -> Chunk:
-        text: list[str] = []
-        for family, values, value in samples:
-            labels = label_text(family.labels, values)
-            text.append(family.header() + f"{family.name}{{{labels}}} {format_value(value)}\n"
-                        if labels else family.header() + f"{family.name} {format_value(value)}\n")
-        return make_chunk("".join(text).encode())
-
-    def _families(self, per_target: Iterable[dict[str, Chunk]]) -> list[Chunk]:
-        targets = list(per_target)
-        chunks = []
-        for name in self.order:
-            members = [target[name] for target in targets if name in target]
-            if members:
-                chunks.append(self.headers[name])
-                chunks.extend(members)
-        return chunks
+    def _exporter_section(self) -> tuple[tuple[ExporterSample, ...], Chunk]:
+        samples = tuple(self.exporter_samples())
+        cached = self._exporter_chunk
+        if cached is None or cached[0] != samples:
+            cached = self._exporter_chunk = (samples, _exporter_chunk(samples))
+        return cached
 
 
-def _assemble(chunks: list[Chunk]) -> _Body:
-    plain = b"".join([c.plain for c in chunks])
-    deflated = b"".join([c.deflated for c in chunks])
-    return _Body(plain, deflated, zlib.crc32(plain))  # one call: far faster than one per chunk
+Section = tuple[Chunk, list[bytes], list[bytes]]  # header, plain texts, deflated texts
+
+
+def _assemble(sections: list[Section]) -> _Body:
+    """One deflate stream of every section, and the CRC-32 of its plain text. The plain text
+    is joined for one CRC call: each call lets go of the interpreter lock, and while polls
+    land, taking it back can cost a switch interval (5 ms) per call."""
+    plain: list[bytes] = []
+    deflated: list[bytes] = []
+    for header, texts, packed in sections:
+        plain.append(header.plain)
+        plain.extend(texts)
+        deflated.append(header.deflated)
+        deflated.extend(packed)
+    text = b"".join(plain)
+    return _Body(b"".join(deflated), zlib.crc32(text), len(text))
+
+
+def _exporter_chunk(samples: tuple[ExporterSample, ...]) -> Chunk:
+    text: list[str] = []
+    for family, values, value in samples:
+        labels = label_text(family.labels, values)
+        text.append(family.header() + f"{family.name}{{{labels}}} {format_value(value)}\n"
+                    if labels else family.header() + f"{family.name} {format_value(value)}\n")
+    return make_chunk("".join(text).encode())

@@ -5,48 +5,18 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from exporter.bybit.errors import REASONS, Reason
+from exporter.bybit.errors import Reason
 from exporter.metrics.family import HealthFamilies
 from exporter.metrics.fields import Translation
-
-
-@dataclass(frozen=True, order=True)
-class TargetKey:
-    account: str
-    collector: str
-    labels: tuple[tuple[str, str], ...]  # the target's own labels, e.g. account_type
-
-
-def _zero_errors() -> Mapping[Reason, int]:
-    return {reason: 0 for reason in REASONS}
-
-
-@dataclass(frozen=True)
-class TargetState:
-    """Immutable: every update makes a new one, so readers never see a half-written state."""
-
-    key: TargetKey
-    health: HealthFamilies
-    interval: float
-    value_labels: tuple[tuple[str, str], ...] = ()  # labels of its values beyond `account`
-    translation: Translation | None = None
-    last_success: float | None = None
-    up: bool = False
-    attempted: bool = False
-    duration: float | None = None
-    errors: Mapping[Reason, int] = field(default_factory=_zero_errors)
-    rate_limit_remaining: int | None = None
-    failure_reason: Reason | None = None  # why the last poll failed; None after a success
-    failure_message: str = ""  # what Bybit (or the network) said of it, secrets blanked
-
-    def fresh_translation(self, now: float, stale_after: float) -> Translation | None:
-        """The last good values, unless older than `stale_after`."""
-        if self.translation is None or self.last_success is None:
-            return None
-        return self.translation if now - self.last_success <= stale_after else None
+# The snapshot types live with the renderer, which must not import the polling side; they are
+# re-exported here for the polling side's own modules.
+from exporter.metrics.snapshot import Listener as Listener
+from exporter.metrics.snapshot import RemovalListener as RemovalListener
+from exporter.metrics.snapshot import TargetKey as TargetKey
+from exporter.metrics.snapshot import TargetState as TargetState
 
 
 @dataclass(frozen=True)
@@ -54,9 +24,6 @@ class TargetSpec:
     health: HealthFamilies
     interval: float
     value_labels: tuple[tuple[str, str], ...] = ()
-
-
-Listener = Callable[[TargetState, TargetState | None], None]
 
 
 class Store:
@@ -69,10 +36,13 @@ class Store:
         self._states: dict[TargetKey, TargetState] = {}
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
+        self._removal_listeners: list[RemovalListener] = []
         self.version = 0  # bumped on every change; lets readers cache
 
-    def listen(self, listener: Listener) -> None:
+    def listen(self, listener: Listener, removed: RemovalListener | None = None) -> None:
         self._listeners.append(listener)
+        if removed is not None:
+            self._removal_listeners.append(removed)
 
     def set_targets(self, specs: Mapping[TargetKey, TargetSpec]) -> None:
         """Track exactly these targets: new ones start empty, missing ones are forgotten, the
@@ -90,10 +60,14 @@ class Store:
                 if state is not old:
                     changed.append((state, old))
                 states[key] = state
+            gone = [key for key in self._states if key not in states]
             self._states = states
             self.version += 1
         for state, old in changed:
             self._notify(state, old)
+        for key in gone:
+            for removed in self._removal_listeners:
+                removed(key)
 
     def record_success(self, key: TargetKey, translation: Translation, duration: float,
                        rate_limit_remaining: int | None) -> None:
@@ -131,11 +105,13 @@ class Store:
         if state is None:
             return
         new_state = change(state)
-        self._notify(new_state, state)
         with self._lock:
-            if self._states.get(key) is state:
+            written = self._states.get(key) is state
+            if written:
                 self._states[key] = new_state
                 self.version += 1
+        if written:  # a target removed meanwhile is not heard of again
+            self._notify(new_state, state)
 
     def _notify(self, state: TargetState, previous: TargetState | None) -> None:
         for listener in self._listeners:
