@@ -807,7 +807,7 @@ def test_demo_money_flows_move_as_the_demo_runs(demo):
     sim.clock_offset_ms = 30_000
     half_minute = log()
     new = [r for r in half_minute if int(r["transactionTime"]) > now]
-    assert {r["type"] for r in new} == {"TRADE", "SETTLEMENT"} and len(new) >= 5
+    assert {r["type"] for r in new} >= {"TRADE", "SETTLEMENT"} and len(new) >= 5
     [settlement] = [r for r in new if r["type"] == "SETTLEMENT"]
     assert any(r["id"] == settlement["id"] and r["type"] == "TRADE" for r in half_minute)
     late = [r for r in account.ledger.rows() if r.visible_from_ms and r.time_ms > now]
