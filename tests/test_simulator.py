@@ -809,12 +809,13 @@ def test_demo_money_flows_move_as_the_demo_runs(demo):
     new = [r for r in half_minute if int(r["transactionTime"]) > now]
     assert {r["type"] for r in new} >= {"TRADE", "SETTLEMENT"} and len(new) >= 5
     [settlement] = [r for r in new if r["type"] == "SETTLEMENT"]
-    assert any(r["id"] == settlement["id"] and r["type"] == "TRADE" for r in half_minute)
     late = [r for r in account.ledger.rows() if r.visible_from_ms and r.time_ms > now]
     assert late and late[0].visible_from_ms - late[0].time_ms == 45_000
-    assert late[0].id not in {r["id"] for r in half_minute}
-    sim.clock_offset_ms = 70_000
-    assert late[0].id in {r["id"] for r in log()}
+    assert (late[0].id, "TRADE") not in {(r["id"], r["type"]) for r in half_minute}
+    sim.clock_offset_ms = 80_000  # every fill of the half minute has arrived by now
+    later = log()
+    assert (late[0].id, "TRADE") in {(r["id"], r["type"]) for r in later}
+    assert any(r["id"] == settlement["id"] and r["type"] == "TRADE" for r in later)
     assert any(Decimal(r["cashFlow"]) != 0 for r in log("type=TRADE&limit=50"))  # realised PnL
 
 
