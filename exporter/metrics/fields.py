@@ -8,12 +8,13 @@ is exported as usual. Whether there is an answer at all is decided by its shape,
 
 from __future__ import annotations
 
+import array
 import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 from exporter.metrics.family import Family
 
@@ -145,12 +146,40 @@ class UnreadableField(NamedTuple):
     preview: str  # the first 40 characters of the value
 
 
-@dataclass(frozen=True)
 class Translation:
-    """One answer as samples, plus the fields that could not be read."""
+    """One answer as samples, plus the fields that could not be read. Immutable.
 
-    samples: tuple[Sample, ...]
-    unreadable: tuple[UnreadableField, ...] = ()
+    It is kept for as long as it is a target's latest answer, so it is stored as three columns:
+    about 24 bytes a sample, where a tuple and a float of its own would take about 100."""
+
+    __slots__ = ("_families", "_labels", "_values", "unreadable")
+
+    def __init__(self, samples: Iterable[Sample] = (),
+                 unreadable: tuple[UnreadableField, ...] = ()):
+        columns = tuple(zip(*samples))
+        self._families: tuple[Family, ...] = columns[0] if columns else ()
+        self._labels: tuple[tuple[str, ...], ...] = columns[1] if columns else ()
+        self._values = array.array("d", columns[2] if columns else ())
+        self.unreadable = unreadable
+
+    @property
+    def samples(self) -> tuple[Sample, ...]:
+        return tuple(map(Sample, self._families, self._labels, self._values))
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def _key(self) -> tuple[object, ...]:
+        return self._families, self._labels, self._values.tobytes(), self.unreadable
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Translation) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Translation({self.samples!r}, {self.unreadable!r})"
 
 
 @dataclass
