@@ -7,6 +7,7 @@ import logging
 from exporter.config import Account, Config, Secret
 
 DEMO_POLL_INTERVAL = 5.0
+DEMO_HISTORY_SECONDS = 86400.0  # money-flow counters start from the demo's last day of rows
 log = logging.getLogger("exporter")
 
 
@@ -19,7 +20,7 @@ def demo_config() -> Config:
         Account(name=d.name, api_key=Secret(d.api_key), api_secret=Secret(d.secret),
                 rsa_private_key=None, account_types=d.account_types, coins=(),
                 endpoint=sim.url, recv_window_ms=5000, poll_interval=DEMO_POLL_INTERVAL,
-                collect=d.collect)
+                collect=d.collect, transactions_since=DEMO_HISTORY_SECONDS)
         for d in demo)
     log.info("demo mode: polling the built-in simulated Bybit",
              extra={"fields": {"simulator": sim.url}})

@@ -254,7 +254,12 @@ def test_a_users_thresholds_reach_the_alerts_and_the_dashboard(overridden, tmp_p
 # --- the dashboard lint -------------------------------------------------------------------------
 
 # Queries whose range is fixed on purpose instead of $__rate_interval: (panel, refId) -> why.
-FIXED_RANGES: dict[tuple[str, str], str] = {}
+PER_DAY = "a rolling 24 hours: what was made or paid today, not a rate"
+FIXED_RANGES: dict[tuple[str, str], str] = {
+    (title, ref): PER_DAY for title, refs in (
+        ("Trading fees per day", "AB"), ("Funding per day", "AB"),
+        ("Borrow interest per day", "A"), ("Realised PnL per day", "AB"),
+        ("Transfers, deposits and withdrawals per day", "ABCD")) for ref in refs}
 
 
 def served_names():
@@ -334,6 +339,9 @@ def test_the_lint_finds_each_kind_of_problem(mixin):
 def test_dashboard_reads_the_recording_rules(mixin):
     exprs = " ".join(expr for board in dashboards(mixin).values()
                      for _, _, expr in queries(board))
-    dashboard_rules = {rule["record"] for group in mixin["prometheusRules"]["groups"]
-                       for rule in group["rules"]}
-    assert dashboard_rules and all(name in exprs for name in dashboard_rules)
+    rules = [rule for group in mixin["prometheusRules"]["groups"] for rule in group["rules"]]
+    # every recording rule is read by a panel, or by another rule (a step of a panel's rule)
+    readers = exprs + " ".join(rule["expr"] for rule in rules)
+    assert rules and all(rule["record"] in readers for rule in rules)
+    assert all(name in exprs for name in ("account:bybit_account_equity_usd:sum",
+                                          "account:bybit_trading_pnl_usd:increase1d"))

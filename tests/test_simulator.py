@@ -717,9 +717,12 @@ def test_demo_accounts_and_their_collectors(demo):
     assert {name: d.account_types for name, (d, _) in by_name.items()} == {
         "demo-unified": ("UNIFIED",), "demo-classic": ("SPOT", "CONTRACT"),
         "demo-leveraged": ("UNIFIED",), "demo-isolated": ("UNIFIED",)}
-    default = ("wallet", "account_info", "positions", "assets", "funding", "api_key")
-    assert by_name["demo-unified"][0].collect == default + ("members",)
-    assert all(d.collect == default for name, (d, _) in by_name.items() if name != "demo-unified")
+    default = ("wallet", "account_info", "positions", "assets", "funding", "api_key",
+               "transactions")
+    assert by_name["demo-unified"][0].collect == default + ("members", "deposits")
+    assert by_name["demo-classic"][0].collect == default[:-1]  # no Unified log to read
+    assert all(d.collect == default for name, (d, _) in by_name.items()
+               if name not in ("demo-unified", "demo-classic"))
     leveraged = by_name["demo-leveraged"][1].wallets["UNIFIED"]
     assert float(leveraged(0)["accountMMRate"]) < 0.6
     assert float(leveraged(1200)["accountMMRate"]) > 0.85
@@ -826,16 +829,16 @@ def test_demo_deposits_and_withdrawals_settle(demo):
     def statuses(path, query=""):
         return sorted(str(r["status"]) for r in ok(demo_get(sim, d, path, query))["rows"])
 
-    assert statuses(DEPOSITS) == ["2", "3", "3", "4"]
-    assert statuses(WITHDRAWALS) == ["Pending", "success"]
-    assert statuses(WITHDRAWALS, "withdrawType=2") == ["Pending", "success", "success"]
+    assert statuses(DEPOSITS) == ["2", "3", "3", "3", "4"]
+    assert statuses(WITHDRAWALS) == ["Pending", "success", "success"]
+    assert statuses(WITHDRAWALS, "withdrawType=2") == ["Pending", "success", "success", "success"]
     assert statuses(INTERNAL) == ["2"]
     interest = ok(demo_get(sim, d, LOG, "type=INTEREST"))["list"]
     assert interest and all(r["currency"] == "SOL" and r["cashFlow"].startswith("-")
                             for r in interest)
     sim.clock_offset_ms = 61_000
-    assert statuses(DEPOSITS) == ["3", "3", "3", "4"]
-    assert statuses(WITHDRAWALS, "withdrawType=2") == ["success"] * 3
+    assert statuses(DEPOSITS) == ["3", "3", "3", "3", "4"]
+    assert statuses(WITHDRAWALS, "withdrawType=2") == ["success"] * 4
 
 
 def test_a_restarted_demo_books_the_same_rows_again():

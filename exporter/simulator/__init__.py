@@ -6,7 +6,7 @@ them. Values drift with time."""
 
 from exporter.simulator.accounts import (ALL_PERMISSIONS, FundingCoin, KeyInfo, Member,
                                          OverviewWallet, Permissions, SimAccount, without)
-from exporter.simulator.demo import DEFAULT_COLLECT, DemoAccount, demo_accounts
+from exporter.simulator.demo import DemoAccount, demo_accounts
 from exporter.simulator.ledger import Ledger, LedgerRow
 from exporter.simulator.market import INDEX_PRICES, spot_tickers, usd_index_price
 from exporter.simulator.positions import Position, PriceFn, drifting_to, swinging
@@ -17,7 +17,7 @@ from exporter.simulator.wallets import (Holding, WalletFn, calm_rate, classic_wa
                                         climbing_rate, unified_wallet)
 
 __all__ = [
-    "ALL_PERMISSIONS", "DEFAULT_COLLECT", "INDEX_PRICES", "ROUTES", "UID_LIMIT_PER_SECOND",
+    "ALL_PERMISSIONS", "INDEX_PRICES", "ROUTES", "UID_LIMIT_PER_SECOND",
     "BybitSimulator", "DemoAccount", "Deposit", "FundingCoin", "Holding", "InternalDeposit",
     "KeyInfo", "Ledger", "LedgerRow", "Member", "OverviewWallet", "Permissions", "Position",
     "PriceFn", "Route", "SimAccount", "SimHandler", "WalletFn", "Withdrawal", "calm_rate",

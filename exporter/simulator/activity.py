@@ -1,6 +1,6 @@
 """Money moving in a --demo account: ten days of history, then new transaction-log rows booked as
 the server's clock reaches them (a fill every 5 s, funding every 30 s, interest every minute, a
-transfer in every 2 minutes), so that the exporter's money-flow counters move while one watches.
+transfer every 2 minutes, in twice for every time out), so that the exporter's money-flow counters move while one watches.
 Every 4th fill arrives 45 s late; each funding row shares its id with the latest fill (as in
 Bybit's own example). Rows sit on a grid of absolute time and are made from their time alone: a
 restarted demo books the same rows again, which the exporter's stored totals must not count
@@ -18,8 +18,9 @@ from exporter.simulator.transfers import Deposit, InternalDeposit, Withdrawal
 
 HOUR_MS, DAY_MS = 3_600_000, 86_400_000
 EVERY_MS = {"trade": 5_000, "funding": 30_000, "interest": 60_000, "transfer": 120_000}
-HISTORY_MS = {"trade": 6 * HOUR_MS, "funding": 8 * HOUR_MS, "interest": HOUR_MS,
-              "transfer": 3 * DAY_MS}
+HISTORY_MS = {"trade": 2 * HOUR_MS, "funding": 8 * HOUR_MS, "interest": HOUR_MS,
+              "transfer": 6 * HOUR_MS}
+MAKER_EVERY = 3  # every 3rd fill is a maker's: a rebate (negative fee)
 HISTORY_DAYS = 10  # more than one 7-day window of the log
 LATE_EVERY, LATE_MS = 4, 45_000
 SETTLED_AFTER_MS = 60_000  # the pending deposit and withdrawal succeed this long after the start
@@ -79,15 +80,20 @@ class Activity:
         elif kind == "interest" and plan.borrowed:
             coin, amount = plan.borrowed
             ledger.interest(at, coin, f"{float(amount) * 0.0000025:.8f}")
-        elif kind == "transfer":
+        elif kind == "transfer" and (at // pace["transfer"]) % 3:
             ledger.transfer_in(at, "USDT", plan.transfer)
+        elif kind == "transfer":
+            ledger.transfer_out(at, "USDT", plan.transfer)
 
     def _trade(self, ledger: Ledger, at: int, every: int, late: bool) -> None:
-        """Buy, then sell the same quantity (realising the price move since the buy), ..."""
+        """Buy, then sell the same quantity, realising a profit and a loss in turn; every 3rd
+        fill a maker's, with a rebate."""
         plan, number = self.plan, at // every
         price, selling = round(self._price(at), 2), number % 2 == 1
-        pnl = float(plan.qty) * (price - round(self._price(at - every), 2))
+        move = abs(price - round(self._price(at - every), 2)) or 1.0
+        pnl = float(plan.qty) * move * (1 if number % 4 == 1 else -1)
         ledger.trade(at, plan.symbol, "Sell" if selling else "Buy", plan.qty, f"{price:.2f}",
+                     fee_rate="-0.0001" if number % MAKER_EVERY == 0 else "0.00055",
                      cash_flow=f"{pnl:.8f}" if selling else "0", row_id=_fill_id(plan, at),
                      late_ms=LATE_MS if late and number % LATE_EVERY == 0 else 0)
 
@@ -126,9 +132,11 @@ def fund(account: SimAccount, plan: Plan, start_ms: int, balances: dict[str, Amo
     account.deposits += [Deposit("USDT", "2500", start_ms - 6 * DAY_MS),
                          Deposit("BTC", "0.05", start_ms - 2 * DAY_MS, deposit_fee="0.0001"),
                          Deposit("ETH", "1.5", start_ms - DAY_MS, status=4),
+                         Deposit("USDT", "300", start_ms - 3 * HOUR_MS),
                          Deposit("USDT", "750", start_ms - 5 * 60_000, status=2)]
     account.internal_deposits.append(InternalDeposit("USDT", "120", start_ms - 3 * DAY_MS))
     account.withdrawals += [Withdrawal("USDT", "400", start_ms - 4 * DAY_MS, withdraw_fee="1"),
                             Withdrawal("USDT", "60", start_ms - DAY_MS, off_chain=True),
+                            Withdrawal("USDT", "25", start_ms - 2 * HOUR_MS, withdraw_fee="1"),
                             Withdrawal("ETH", "0.2", start_ms - 60_000, status="Pending",
                                        withdraw_fee="0.0003")]

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from exporter.config import DEFAULT_COLLECT, UNIFIED_ONLY
 from exporter.simulator.accounts import (FundingCoin, KeyInfo, Member, OverviewWallet, SimAccount,
                                          without)
 from exporter.simulator.activity import Plan, fund
@@ -14,7 +15,7 @@ from exporter.simulator.positions import Position, drifting_to, swinging
 from exporter.simulator.wallets import (Holding, calm_rate, classic_wallet, climbing_rate,
                                         unified_wallet)
 
-DEFAULT_COLLECT = ("wallet", "account_info", "positions", "assets", "funding", "api_key")
+CLASSIC_COLLECT = tuple(c for c in DEFAULT_COLLECT if c not in UNIFIED_ONLY)
 DAY_MS = 86_400_000
 
 
@@ -71,7 +72,7 @@ def _unified(key: str, secret: str, now_ms: int) -> Profile:
             Member("100000002", {"ACCOUNT_TYPE_UNIFIED": 530.0})])
     fund(account, Plan("ETHUSDT", 3100.0, "0.05", borrowed=("SOL", "40")), now_ms,
          {"USDT": "25000", "SOL": "-40"}, transfers=True)
-    return "demo-unified", account, DEFAULT_COLLECT + ("members",)
+    return "demo-unified", account, DEFAULT_COLLECT + ("members", "deposits")
 
 
 def _classic(key: str, secret: str, now_ms: int) -> Profile:
@@ -82,7 +83,7 @@ def _classic(key: str, secret: str, now_ms: int) -> Profile:
                                                 Holding("BTC", 0.01, 64000)])}
     key_info = KeyInfo(permissions=without("Wallet"), expires_at_ms=now_ms + 83 * DAY_MS)
     return "demo-classic", SimAccount(api_key=key, secret=secret, wallets=wallets,
-                                      key=key_info), DEFAULT_COLLECT
+                                      key=key_info), CLASSIC_COLLECT
 
 
 def _leveraged(key: str, secret: str, now_ms: int) -> Profile:

@@ -7,6 +7,7 @@ local g = import '../lib/grafana.libsonnet';
 (import 'rows/positions.libsonnet') +
 (import 'rows/net_worth.libsonnet') +
 (import 'rows/coins.libsonnet') +
+(import 'rows/money_flows.libsonnet') +
 (import 'rows/api_keys.libsonnet') +
 (import 'rows/exporter_health.libsonnet') +
 {

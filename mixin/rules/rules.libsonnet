@@ -26,6 +26,36 @@ local promql = import '../lib/promql.libsonnet';
             record: 'account:bybit_invalid_fields:sum',
             expr: 'sum without (account_type, collector) (%s)' % series('bybit_invalid_fields'),
           },
+          {
+            // USD price of each coin, from the Unified wallet's usdValue and equity: to value
+            // transfers, which the transaction log gives in the coin.
+            record: 'coin:bybit_coin_price_usd:max',
+            expr: 'max without (account, account_type) (%s / (%s != 0))'
+                  % [series('bybit_coin_value_usd', 'account_type="UNIFIED"'),
+                     series('bybit_coin_equity', 'account_type="UNIFIED"')],
+          },
+          {
+            // Money transferred into the Unified account over the last day, net of what went
+            // out, in USD: "Trading PnL net of transfers".
+            record: 'account:bybit_net_transfers_in_usd:increase1d',
+            local transfers_in = 'increase(%s[1d])' % series('bybit_transfers_in_total'),
+            local transfers_out = 'increase(%s[1d])' % series('bybit_transfers_out_total'),
+            expr: |||
+              sum without (coin) (
+                ((%(in)s or %(out)s * 0) - (%(out)s or %(in)s * 0))
+                * ignoring (account) group_left () %(price)s
+              )
+            ||| % { 'in': transfers_in, out: transfers_out,
+                    price: series('coin:bybit_coin_price_usd:max') },
+          },
+          {
+            // Equity change over the last day minus the money transferred in: what trading
+            // (fees, funding, interest and PnL, realised or not) made.
+            record: 'account:bybit_trading_pnl_usd:increase1d',
+            local change = 'delta(%s[1d])' % series('account:bybit_account_equity_usd:sum'),
+            expr: '%s - (%s or %s * 0)'
+                  % [change, series('account:bybit_net_transfers_in_usd:increase1d'), change],
+          },
         ],
       },
     ],
