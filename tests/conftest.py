@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,6 +20,17 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.simulator import BybitSimulator, Holding, SimAccount, calm_rate, unified_wallet
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def debian_tool(command: str, package: str) -> str:
+    """The path of a command a Debian package brings: a failure under CI (where .ci/run must
+    have installed it), a skip on a developer's machine without it."""
+    path = shutil.which(command)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{command} is missing: .ci/run must install Debian's {package} package")
+        pytest.skip(f"{command} not installed (apt-get install {package})")
+    return path
 
 
 def free_port() -> int:

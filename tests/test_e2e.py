@@ -1,7 +1,5 @@
 """The real exporter process against the simulated Bybit over real HTTP."""
 
-import os
-import shutil
 import subprocess
 import textwrap
 import time
@@ -9,19 +7,14 @@ import time
 import pytest
 
 from exporter.simulator import Holding, SimAccount, classic_wallet
-from tests.conftest import sample, unified_account, wait_for
+from tests.conftest import debian_tool, sample, unified_account, wait_for
 
 SECRETS = {"GOOD_KEY": "GOODKEY0001", "GOOD_SECRET": "good-secret-0001-xyz",
            "CLASSIC_SECRET": "classic-secret-0002-xyz", "REVOKED_SECRET": "revoked-secret-0003-xyz"}
 
 
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("promtool is missing: .ci/run must install Debian's prometheus package")
-        pytest.skip("promtool not installed (apt-get install prometheus)")
-    return path
+    return debian_tool("promtool", "prometheus")
 
 
 @pytest.fixture

@@ -1,8 +1,6 @@
 """The status page at `/`: what it shows of a running exporter, and how a real browser (Debian's
 headless Chromium) renders it, Bybit's own words included."""
 
-import os
-import shutil
 import subprocess
 import textwrap
 
@@ -10,7 +8,7 @@ import pytest
 
 from exporter.simulator import KeyInfo, without
 from exporter.web.status import FAILING, PENDING, UP, StatusView, TargetRow, age, render
-from tests.conftest import sample, unified_account, wait_for
+from tests.conftest import debian_tool, sample, unified_account, wait_for
 from tests.faults import MessageAccount, MessageSimulator
 
 NOW = 1_800_000_000.0
@@ -109,12 +107,7 @@ def test_the_page_names_what_is_wrong_and_no_secret(simulator, tmp_path, exporte
 # -- in a real browser -----------------------------------------------------------------------
 
 def chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: .ci/run must install Debian's chromium package")
-        pytest.skip("chromium not installed (apt-get install chromium)")
-    return path
+    return debian_tool("chromium", "chromium")
 
 
 def browse(url: str, tmp_path, *what: str) -> str:
