@@ -14,8 +14,9 @@ from exporter.bybit.endpoints import BY_COLLECTOR
 from exporter.config import Account
 from exporter.service.ledger_poller import LedgerPoller
 from exporter.service.ledger_state import LedgerFiles
+from exporter.service.evidence import MarginEvidence, PositionQueries
 from exporter.service.poller import Poller, Prices
-from exporter.service.scheduling import PollScheduler
+from exporter.service.scheduling import JITTER_FRACTION, PollScheduler
 from exporter.service.store import Store, TargetKey, TargetSpec
 
 
@@ -55,6 +56,19 @@ class AccountRunner:
         self.ledger = shared.ledgers.of(account.name)
         self.pollers = {collector: self._poller(collector, interval)
                         for collector, interval in self.intervals.items()}
+        self._connect_evidence()
+
+    def _connect_evidence(self) -> None:
+        """The positions poller asks what the wallet answers call for (exporter.service.
+        evidence); without the wallet collector it asks every query every time."""
+        wallet, positions = self.pollers.get("wallet"), self.pollers.get("positions")
+        if wallet is None or positions is None:
+            return
+        max_age = wallet.interval * (1 + JITTER_FRACTION) + self.shared.timeout
+        evidence = MarginEvidence(self.account.account_types, not self.account.coins, max_age)
+        queries = PositionQueries(evidence)
+        wallet.observe, positions.observe, positions.choose = evidence.observe, queries.observe, \
+            queries
 
     def _poller(self, collector: str, interval: float) -> Poller:
         endpoint = BY_COLLECTOR[collector]

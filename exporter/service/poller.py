@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from exporter.bybit.budget import BudgetClosed
 from exporter.bybit.client import BybitClient
@@ -43,6 +43,11 @@ class Poller:
         self._slow_failures = 0
         self._last_reason: dict[TargetKey, Reason | None] = {}
         self._last_unreadable: dict[TargetKey, frozenset[str]] = {}
+        self._remaining: int | None = None
+        # Hooks: a well-formed answer, as (query, payload) pairs, is shown to `observe` (the
+        # wallet's margin evidence); `choose` picks the queries of a target to ask now.
+        self.observe: Callable[[Target, Sequence[tuple[str, Any]]], None] | None = None
+        self.choose: Callable[[Target], tuple[str, ...]] | None = None
 
     def key(self, target: Target) -> TargetKey:
         return TargetKey(self.account.name, self.endpoint.collector, target.labels)
@@ -90,24 +95,31 @@ class Poller:
 
     def _collect(self, target: Target) -> tuple[Translation, int | None]:
         """The target's answers as samples, and the rate-limit requests left."""
-        payloads, remaining = self._fetch(target)
-        return self.endpoint.translate(payloads, Context(dict(target.labels), self._prices())), \
-            remaining
+        answers, remaining = self._fetch(target)
+        payloads = [payload for _, payload in answers]
+        translation = self.endpoint.translate(payloads, Context(dict(target.labels),
+                                                                self._prices()))
+        if self.observe is not None:
+            self.observe(target, answers)
+        return translation, remaining
 
-    def _fetch(self, target: Target) -> tuple[list[Any], int | None]:
-        payloads, remaining = [], None
-        for query in target.queries:
+    def _fetch(self, target: Target) -> tuple[list[tuple[str, Any]], int | None]:
+        """Every page of every query asked now, as (query, payload)."""
+        answers: list[tuple[str, Any]] = []
+        remaining = self._remaining  # if no query is asked, the last one heard
+        queries = target.queries if self.choose is None else self.choose(target)
+        for query in queries:
             cursor = ""
             for _ in range(MAX_PAGES):
                 paged = f"{query}&cursor={cursor}" if cursor else query
                 response = self.client.get(self.endpoint.path, paged,
                                            self.endpoint.uid_limit_per_second)
-                payloads.append(response.payload)
-                remaining = response.rate_limit_remaining
+                answers.append((query, response.payload))
+                remaining = self._remaining = response.rate_limit_remaining
                 cursor = _next_cursor(response.payload) if self.endpoint.paginated else ""
                 if not cursor:
                     break
-        return payloads, remaining
+        return answers, remaining
 
     def _not_offered(self, error: PollError) -> PollError:
         """Bybit's regional sites answer 404 for endpoints they do not offer: for a collector

@@ -3,16 +3,57 @@ with how far its mark price is from its liquidation price."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from exporter.bybit.endpoint import (Context, Endpoint, InvalidResponse, collector_target,
                                      list_of, name_of, result_of)
 from exporter.metrics.family import Family, gauge
-from exporter.metrics.fields import Field, Reader, Translation, number, numbers, text
+from exporter.metrics.fields import (Field, Reader, Translation, Unreadable, number, numbers,
+                                     text)
 
 LABELS = ("category", "symbol", "side", "position_idx")
 QUERIES = ("category=linear&limit=200&settleCoin=USDT", "category=linear&limit=200&settleCoin=USDC",
            "category=inverse&limit=200")
+
+
+LINEAR_USDT, LINEAR_USDC, INVERSE = QUERIES
+STABLE_SETTLE = {"USDT": LINEAR_USDT, "USDC": LINEAR_USDC}  # inverse settles in other coins
+REFRESH_SECONDS = 300.0  # every query is asked at least this often, whatever the evidence
+
+
+def queries_called_for(evidence: Mapping[str, bool | None], complete: bool) -> set[str]:
+    """The queries that can find positions, by the wallet's evidence (coin -> position margin:
+    yes, no, or unknown). A settle coin with margin, or unknown, calls for its query; a coin
+    the answer does not list has none, unless the answer is not `complete` (the account's
+    `coins:` filter leaves coins out), when it is unknown."""
+    def open_in(coin: str) -> bool:
+        return evidence.get(coin, False if complete else None) is not False
+
+    called = {query for coin, query in STABLE_SETTLE.items() if open_in(coin)}
+    if not complete or any(state is not False for coin, state in evidence.items()
+                           if coin not in STABLE_SETTLE):
+        called.add(INVERSE)
+    return called
+
+
+def lists_open(payload: Any) -> bool:
+    """Whether a well-formed answer lists a position of non-zero size."""
+    rows = result_of(payload).get("list")
+    return isinstance(rows, list) and any(isinstance(row, dict) and _open(row.get("size"))
+                                          for row in rows)
+
+
+def _open(size: Any) -> bool:
+    try:
+        return number(size) not in (None, 0.0)
+    except Unreadable:
+        return True  # unreadable: not known to be empty
+
+
+def queries_per_poll(interval: float, called: int) -> float:
+    """Requests per poll at `interval` when the evidence calls for `called` of the queries:
+    those, and the others once every REFRESH_SECONDS."""
+    return called + (len(QUERIES) - called) * min(1.0, interval / REFRESH_SECONDS)
 
 
 def _family(name: str, help_text: str) -> Family:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from exporter.bybit.endpoint import (Context, Endpoint, InvalidResponse, Target, named_entries,
                                      result_of)
 from exporter.metrics.family import WALLET_HEALTH, gauge
-from exporter.metrics.fields import Field, Reader, Translation, flag, numbers
+from exporter.metrics.fields import (Field, Reader, Translation, Unreadable, flag, number,
+                                     numbers)
 
 if TYPE_CHECKING:
     from exporter.config import Account
@@ -131,7 +132,7 @@ def translate(payloads: Sequence[Any], context: Context) -> Translation:
     return reader.result()
 
 
-def _wallet_entry(payload: Any, account_type: str) -> dict[str, Any]:
+def _wallet_entry(payload: Any, account_type: str | None) -> dict[str, Any]:
     wallets = result_of(payload).get("list")
     if not isinstance(wallets, list) or not wallets:
         raise InvalidResponse("result.list is empty or missing")
@@ -139,9 +140,32 @@ def _wallet_entry(payload: Any, account_type: str) -> dict[str, Any]:
     if not isinstance(entry, dict):
         raise InvalidResponse("result.list[0] is not an object")
     answered = entry.get("accountType")
-    if answered not in (None, "", account_type):
+    if account_type is not None and answered not in (None, "", account_type):
         raise InvalidResponse(f"asked for {account_type}, answered for {answered!r}"[:120])
     return entry
+
+
+def margin_evidence(payloads: Sequence[Any]) -> dict[str, bool | None]:
+    """Per coin of a well-formed answer, whether it carries position margin: True if its
+    totalPositionIM or totalPositionMM is above 0, False if both are 0, None if that is not
+    known ("" as portfolio margin answers, a missing or unreadable field)."""
+    evidence: dict[str, bool | None] = {}
+    entry = _wallet_entry(payloads[0], None)
+    for coin, item in named_entries(entry, "coin", "coin", "result.list[0]", MAX_COINS):
+        evidence[coin] = _has_margin(item.get("totalPositionIM"), item.get("totalPositionMM"))
+    return evidence
+
+
+def _has_margin(*raw: Any) -> bool | None:
+    values = []
+    for value in raw:
+        try:
+            values.append(number(value))
+        except Unreadable:
+            values.append(None)
+    if any(value is not None and value > 0 for value in values):
+        return True
+    return None if None in values else False
 
 
 def example(value: Callable[[Field], Any]) -> list[Any]:

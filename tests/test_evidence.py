@@ -1,0 +1,202 @@
+"""Positions are asked for only where the wallet's margin evidence says they can be, and never
+exported later for it: against the simulator, and as properties over any mix of evidence."""
+
+from hypothesis import given, settings, strategies as st
+
+from exporter.bybit.budget import RequestBudget
+from exporter.bybit.endpoint import Target
+from exporter.bybit.endpoints import positions, wallet
+from exporter.config import load_text
+from exporter.service.account import AccountRunner, Clocks, Shared
+from exporter.service.evidence import MarginEvidence, PositionQueries
+from exporter.service.poller import no_prices
+from exporter.service.scheduling import PollScheduler
+from exporter.service.store import Store
+from exporter.simulator import Position, SimAccount, swinging
+from tests.conftest import parse_samples
+from benchmarks.stock import build_registry
+from prometheus_client import generate_latest
+
+COINS = ("USDT", "USDC", "BTC", "ETH")
+SETTLES = {positions.LINEAR_USDT: "USDT", positions.LINEAR_USDC: "USDC"}
+TARGET = Target((("collector", "positions"),), positions.QUERIES)
+
+
+def margined_wallet(account: SimAccount):
+    """A UNIFIED wallet whose coins carry position margin exactly where the account has an
+    open position settled in them, as Bybit reports it."""
+    def entry(_: float) -> dict:
+        settled = {p.settle_coin for p in account.positions if p.size}
+        coins = [{"coin": coin, "equity": "1", "walletBalance": "1", "usdValue": "1",
+                  "totalPositionIM": "12.5" if coin in settled else "0",
+                  "totalPositionMM": "1.5" if coin in settled else "0"} for coin in COINS]
+        return {"accountType": "UNIFIED", "totalEquity": "4", "coin": coins}
+    return entry
+
+
+def runner_for(sim_url: str, account_key: str, store: Store) -> AccountRunner:
+    config = load_text(f"""
+poll_interval: 30s
+collect: [wallet, positions]
+accounts:
+  - name: fund
+    api_key: {account_key}
+    api_secret: S1
+    endpoint: {sim_url}
+""")
+    shared = Shared(RequestBudget(), store, PollScheduler(1), Clocks(), no_prices, 5.0)
+    runner = AccountRunner(config.accounts[0], {"wallet": 30.0, "positions": 30.0}, shared)
+    store.set_targets(runner.targets())
+    return runner
+
+
+def exported_symbols(store: Store) -> set[str]:
+    samples = parse_samples(generate_latest(build_registry(store)).decode())
+    return {dict(labels)["symbol"] for name, labels in samples if name == "bybit_position_size"}
+
+
+def position_queries(account: SimAccount, since: int) -> list[str]:
+    return [query for path, query in account.calls[since:] if path == "/v5/position/list"]
+
+
+def test_a_position_is_exported_by_the_positions_poll_after_a_wallet_poll_shows_its_margin(
+        simulator):
+    account = SimAccount(api_key="K1", secret="S1", wallets={},
+                         positions=[Position("BTCUSDT", "Buy", 1.0, 100.0, swinging(100.0))])
+    account.wallets["UNIFIED"] = margined_wallet(account)
+    sim = simulator([account])
+    store = Store(stale_after=300)
+    runner = runner_for(sim.url, "K1", store)
+    poll_wallet, poll_positions = runner.pollers["wallet"].poll, runner.pollers["positions"].poll
+    try:
+        poll_wallet()
+        poll_positions()  # the first poll asks every query
+        assert exported_symbols(store) == {"BTCUSDT"}
+        mark = len(account.calls)
+        poll_wallet()
+        poll_positions()  # margin only in USDT: only the USDT query
+        assert position_queries(account, mark) == [positions.LINEAR_USDT]
+        assert exported_symbols(store) == {"BTCUSDT"}
+        # positions open in USDC and inverse (settled in BTC): the next wallet poll shows their
+        # margin, and the positions poll that follows it, within one interval, exports them
+        account.positions.extend([
+            Position("ETHPERP", "Sell", 2.0, 3000.0, swinging(3000.0), settle_coin="USDC"),
+            Position("BTCUSD", "Buy", 100.0, 60000.0, swinging(60000.0), category="inverse",
+                     settle_coin="BTC")])
+        poll_wallet()
+        mark = len(account.calls)
+        poll_positions()
+        assert sorted(position_queries(account, mark)) == sorted(positions.QUERIES)
+        assert exported_symbols(store) == {"BTCUSDT", "ETHPERP", "BTCUSD"}
+        # closed: the query that found it is asked until it answers none, then no longer
+        account.positions[:] = account.positions[:1]
+        poll_wallet()
+        poll_positions()
+        assert exported_symbols(store) == {"BTCUSDT"}
+        mark = len(account.calls)
+        poll_wallet()
+        poll_positions()
+        assert position_queries(account, mark) == [positions.LINEAR_USDT]
+    finally:
+        runner.client.close()
+
+
+def test_without_a_wallet_answer_every_query_is_asked(simulator):
+    account = SimAccount(api_key="K2", secret="S1", wallets={}, positions=[])
+    account.wallets["UNIFIED"] = margined_wallet(account)
+    sim = simulator([account])
+    store = Store(stale_after=300)
+    runner = runner_for(sim.url, "K2", store)
+    try:
+        for _ in range(2):
+            mark = len(account.calls)
+            runner.pollers["positions"].poll()
+            assert sorted(position_queries(account, mark)) == sorted(positions.QUERIES)
+    finally:
+        runner.client.close()
+
+
+states = st.sampled_from([True, False, None])
+evidence_maps = st.dictionaries(st.sampled_from(COINS), states)
+
+
+@given(evidence=evidence_maps, complete=st.booleans())
+def test_every_settle_coin_with_margin_or_unknown_calls_for_its_query(evidence, complete):
+    called = positions.queries_called_for(evidence, complete)
+    for query, coin in SETTLES.items():
+        state = evidence.get(coin, False if complete else None)
+        assert (query in called) == (state is not False)
+    others = [evidence.get(coin, False if complete else None) for coin in ("BTC", "ETH")]
+    assert (positions.INVERSE in called) == (not complete or any(s is not False for s in others))
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def wallet_answer(evidence: dict) -> list[tuple[str, dict]]:
+    coins = []
+    for coin, state in evidence.items():
+        im = {True: "3", False: "0", None: ""}[state]
+        coins.append({"coin": coin, "totalPositionIM": im, "totalPositionMM": im})
+    return [("accountType=UNIFIED", {"retCode": 0, "result": {"list": [
+        {"accountType": "UNIFIED", "coin": coins}]}})]
+
+
+def positions_answer(query: str, open_: bool) -> tuple[str, dict]:
+    rows = [{"symbol": "X", "size": "1" if open_ else "0"}]
+    return query, {"retCode": 0, "result": {"category": "linear", "list": rows}}
+
+
+events = st.lists(st.one_of(
+    st.tuples(st.just("wallet"), evidence_maps),
+    st.tuples(st.just("wait"), st.floats(min_value=0, max_value=400)),
+    st.tuples(st.just("positions"), st.sets(st.sampled_from(positions.QUERIES)))),
+    max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=events, complete=st.booleans())
+def test_any_mix_of_evidence_never_skips_a_query_that_can_find_a_position(events, complete):
+    """After any history of wallet answers, waits and positions answers (the set: queries
+    whose answer listed an open position): a positions poll asks every query when the evidence
+    is missing or older than one interval, else every query the evidence calls for, every
+    query whose last answer listed a position, and every query not asked for 300 s."""
+    clock = Clock()
+    evidence = MarginEvidence(("UNIFIED",), complete, max_age=35.0, monotonic=clock)
+    choose = PositionQueries(evidence, monotonic=clock)
+    seen_at: float | None = None
+    latest: dict = {}
+    last_asked: dict[str, float] = {}
+    holding: set[str] = set()
+    for kind, value in events:
+        if kind == "wallet":
+            evidence.observe(Target((("account_type", "UNIFIED"),), ()), wallet_answer(value))
+            seen_at, latest = clock.now, value
+        elif kind == "wait":
+            clock.now += value
+        else:
+            asked = choose(TARGET)
+            fresh = seen_at is not None and clock.now - seen_at <= 35.0
+            if not fresh:
+                assert set(asked) == set(positions.QUERIES)
+            else:
+                assert positions.queries_called_for(latest, complete) <= set(asked)
+            assert holding <= set(asked)
+            for query in positions.QUERIES:
+                if clock.now - last_asked.get(query, -1e9) >= positions.REFRESH_SECONDS:
+                    assert query in asked
+            for query in asked:
+                last_asked[query] = clock.now
+            choose.observe(TARGET, [positions_answer(q, q in value) for q in asked])
+            holding = (holding - set(asked)) | {q for q in asked if q in value}
+
+
+def test_wallet_evidence_reads_margin_per_coin():
+    payloads = [payload for _, payload in wallet_answer({"USDT": True, "USDC": False,
+                                                         "BTC": None})]
+    assert wallet.margin_evidence(payloads) == {"USDT": True, "USDC": False, "BTC": None}
