@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from exporter.bybit.budget import MAX_REQUESTS, WINDOW_SECONDS
-from exporter.bybit.endpoints import BY_COLLECTOR
+from exporter.bybit.endpoints import BY_COLLECTOR, positions
 from exporter.config import Account
 
 BUDGET_PER_SECOND = MAX_REQUESTS / WINDOW_SECONDS
+TYPICAL_CALLED = 1  # position queries the evidence typically calls for: one settle coin
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Plan:
     stretch: float  # factor applied to the slow collectors' intervals (1: none)
 
     budget: float = BUDGET_PER_SECOND  # requests per second this process may send
+    worst_margin_rate: float = 0.0  # margin data with positions in every settle coin
 
     @property
     def fits(self) -> bool:
@@ -42,15 +44,26 @@ def own_interval(account: Account, collector: str) -> float:
     return max(endpoint.interval, account.poll_interval)
 
 
+def requests_per_poll(account: Account, collector: str, worst: bool = False) -> float:
+    """Requests one poll sends. Positions, with the wallet's margin evidence: typically the
+    one query of the settle coin that has margin (and the other two every five minutes); in
+    the worst case, or without the wallet collector, all three."""
+    endpoint = BY_COLLECTOR[collector]
+    if collector != "positions" or worst or "wallet" not in account.collect:
+        return float(endpoint.requests_per_poll(account))
+    return positions.queries_per_poll(own_interval(account, collector), TYPICAL_CALLED)
+
+
 def plan(accounts: Iterable[Account], budget_per_second: float = BUDGET_PER_SECOND) -> Plan:
     accounts = tuple(accounts)
-    margin = slow = 0.0
+    margin = slow = worst = 0.0
     for account in accounts:
         for collector in account.collect:
-            rate = BY_COLLECTOR[collector].requests_per_poll(account) / own_interval(account,
-                                                                                     collector)
+            interval = own_interval(account, collector)
+            rate = requests_per_poll(account, collector) / interval
             if BY_COLLECTOR[collector].margin:
                 margin += rate
+                worst += requests_per_poll(account, collector, worst=True) / interval
             else:
                 slow += rate
     room = budget_per_second - margin
@@ -59,18 +72,23 @@ def plan(accounts: Iterable[Account], budget_per_second: float = BUDGET_PER_SECO
     intervals = {(a.name, c): own_interval(a, c) * (1.0 if BY_COLLECTOR[c].margin else stretch)
                  for a in accounts for c in a.collect}
     return Plan(intervals, margin, margin + slow, margin + slow / stretch, stretch,
-                budget_per_second)
+                budget_per_second, worst)
 
 
 def describe(result: Plan) -> str:
     """For --config.check: the request rate the config needs against the budget."""
     per_window = WINDOW_SECONDS
     line = (f"requests: {result.wanted_rate * per_window:.1f} per {per_window:g} s wanted "
-            f"({result.margin_rate * per_window:.1f} for margin data), budget "
-            f"{result.budget * per_window:g} per {per_window:g} s")
+            f"({result.margin_rate * per_window:.1f} for margin data with typical evidence, "
+            f"positions in one settle coin; "
+            f"{result.worst_margin_rate * per_window:.1f} in the worst case, positions in all "
+            f"three), budget {result.budget * per_window:g} per {per_window:g} s")
     if result.stretch > 1:
         line += (f"; slow collectors stretched {result.stretch:.2f}x to "
                  f"{result.planned_rate * per_window:.1f}")
     if not result.fits:
         line += "; DOES NOT FIT: margin polls alone exceed the budget and will be delayed"
+    elif result.worst_margin_rate > result.budget + 1e-9:
+        line += ("; in the worst case margin polls exceed the budget and are delayed, the "
+                 "slow collectors first")
     return line
