@@ -60,3 +60,31 @@ def test_close_wakes_waiters():
     budget.close()
     thread.join(2)
     assert errors == ["closed"]
+
+
+def test_margin_data_is_served_first_and_the_slow_collectors_keep_off_its_reserve():
+    """A short budget, a queue of slow requests and margin requests arriving behind them: every
+    margin request gets a slot before any slow one that was waiting, and the slow ones never
+    take the reserved slots."""
+    budget = RequestBudget(limit=4, window=0.3)
+    budget.reserve = 2
+    order, lock = [], threading.Lock()
+
+    def request(kind: str, priority: bool):
+        with budget.slot(priority):
+            with lock:
+                order.append(kind)
+
+    with budget.slot(priority=True), budget.slot(priority=True):
+        slow = [threading.Thread(target=request, args=("slow", False)) for _ in range(3)]
+        for thread in slow:
+            thread.start()
+        time.sleep(0.05)
+        assert order == []  # two slots free, but they are margin data's reserve
+        margin = [threading.Thread(target=request, args=("margin", True)) for _ in range(3)]
+        for thread in margin:
+            thread.start()
+        time.sleep(0.05)
+    for thread in slow + margin:
+        thread.join(5)
+    assert order[:3] == ["margin"] * 3 and sorted(order[3:]) == ["slow"] * 3

@@ -70,7 +70,9 @@ def test_a_position_is_exported_by_the_positions_poll_after_a_wallet_poll_shows_
     poll_wallet, poll_positions = runner.pollers["wallet"].poll, runner.pollers["positions"].poll
     try:
         poll_wallet()
-        poll_positions()  # the first poll asks every query
+        mark = len(account.calls)
+        poll_positions()  # after the wallet's first answer: only what it calls for
+        assert position_queries(account, mark) == [positions.LINEAR_USDT]
         assert exported_symbols(store) == {"BTCUSDT"}
         mark = len(account.calls)
         poll_wallet()
@@ -173,6 +175,7 @@ def test_any_mix_of_evidence_never_skips_a_query_that_can_find_a_position(events
     latest: dict = {}
     last_asked: dict[str, float] = {}
     holding: set[str] = set()
+    first: float | None = None  # the first positions poll: the 5 minutes count from there
     for kind, value in events:
         if kind == "wallet":
             evidence.observe(Target((("account_type", "UNIFIED"),), ()), wallet_answer(value))
@@ -180,6 +183,7 @@ def test_any_mix_of_evidence_never_skips_a_query_that_can_find_a_position(events
         elif kind == "wait":
             clock.now += value
         else:
+            first = clock.now if first is None else first
             asked = choose(TARGET)
             fresh = seen_at is not None and clock.now - seen_at <= 35.0
             if not fresh:
@@ -188,7 +192,7 @@ def test_any_mix_of_evidence_never_skips_a_query_that_can_find_a_position(events
                 assert positions.queries_called_for(latest, complete) <= set(asked)
             assert holding <= set(asked)
             for query in positions.QUERIES:
-                if clock.now - last_asked.get(query, -1e9) >= positions.REFRESH_SECONDS:
+                if clock.now - last_asked.get(query, first) >= positions.REFRESH_SECONDS:
                     assert query in asked
             for query in asked:
                 last_asked[query] = clock.now

@@ -34,28 +34,42 @@ class RequestBudget:
         self._finished: collections.deque[float] = collections.deque()
         self._closed = False
         self._cond = threading.Condition()
+        self._priority_waiting = 0
+        self.reserve = 0  # slots only priority requests may take (set from the plan)
 
     @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
-        self._acquire()
+    def slot(self, priority: bool = False) -> Iterator[None]:
+        """A request's slot. Margin data asks with `priority`: while a priority request
+        waits, no other gets a slot, and the others never take the last `reserve` slots."""
+        self._acquire(priority)
         try:
             yield
         finally:
             self._release()
 
-    def _acquire(self) -> None:
+    def _acquire(self, priority: bool) -> None:
         with self._cond:
-            while True:
-                if self._closed:
-                    raise BudgetClosed()
-                now = self._clock()
-                while self._finished and now - self._finished[0] >= self.window:
-                    self._finished.popleft()
-                if self._in_flight + len(self._finished) < self.limit:
-                    self._in_flight += 1
-                    return
-                wait = self.window - (now - self._finished[0]) if self._finished else None
-                self._cond.wait(wait)
+            self._priority_waiting += priority
+            try:
+                while not self._take(priority):
+                    now = self._clock()
+                    wait = self.window - (now - self._finished[0]) if self._finished else None
+                    self._cond.wait(wait)
+            finally:
+                self._priority_waiting -= priority
+
+    def _take(self, priority: bool) -> bool:
+        if self._closed:
+            raise BudgetClosed()
+        now = self._clock()
+        while self._finished and now - self._finished[0] >= self.window:
+            self._finished.popleft()
+        room = self.limit if priority else self.limit - self.reserve
+        if self._in_flight + len(self._finished) >= room or \
+                (not priority and self._priority_waiting):
+            return False
+        self._in_flight += 1
+        return True
 
     def _release(self) -> None:
         with self._cond:

@@ -49,24 +49,25 @@ class BybitClient:
         self._sign = _signer(account)
         self._spacing = _Spacing()
 
-    def get(self, path: str, query: str, uid_limit_per_second: float = 50.0) -> Response:
+    def get(self, path: str, query: str, uid_limit_per_second: float = 50.0,
+            priority: bool = False) -> Response:
         """One signed GET; a refused timestamp (10002) measures Bybit's clock again and retries
-        once."""
+        once. `priority`: margin data, served first by the request budget."""
         self._ensure_synced()
         attempt_started = time.monotonic()
         try:
-            return self._signed_get(path, query, uid_limit_per_second)
+            return self._signed_get(path, query, uid_limit_per_second, priority)
         except PollError as exc:
             if exc.reason != Reason.CLOCK:
                 raise
         self._resync(attempt_started)
-        return self._signed_get(path, query, uid_limit_per_second)
+        return self._signed_get(path, query, uid_limit_per_second, priority)
 
     def close(self) -> None:
         self.session.close()
 
     def _fetch_time(self, url: str, timeout: float) -> dict[str, Any]:
-        with self.budget.slot():
+        with self.budget.slot(priority=True):  # rare, and every poll of the host needs it
             return fetch(self.session, url, {}, timeout, self.clock).payload
 
     def _ensure_synced(self) -> None:
@@ -83,7 +84,8 @@ class BybitClient:
             raise PollError(Reason.CLOCK, "timestamp refused and clock resync failed: "
                             f"{exc.message}", 10002) from None
 
-    def _signed_get(self, path: str, query: str, uid_limit: float) -> Response:
+    def _signed_get(self, path: str, query: str, uid_limit: float,
+                    priority: bool) -> Response:
         self._spacing.wait(path, UID_LIMIT_MARGIN / uid_limit)
         timestamp = self.clock.now_ms()
         recv_window = self.account.recv_window_ms
@@ -97,7 +99,7 @@ class BybitClient:
         }
         # The URL is built by hand: the signature covers exactly the bytes after '?'.
         url = f"{self.account.endpoint}{path}?{query}" if query else self.account.endpoint + path
-        with self.budget.slot():
+        with self.budget.slot(priority):
             return fetch(self.session, url, headers, self.timeout, self.clock, self._api_key)
 
 

@@ -20,6 +20,15 @@ from exporter.service.scheduling import JITTER_FRACTION, PollScheduler
 from exporter.service.store import Store, TargetKey, TargetSpec
 
 
+WALLET, MARGIN, SLOW = PHASES = ("wallet", "margin", "slow")
+
+
+def phase_of(collector: str) -> str:
+    if collector == "wallet":
+        return WALLET
+    return MARGIN if BY_COLLECTOR[collector].margin else SLOW
+
+
 class Clocks:
     """One measured clock per Bybit host, shared by every account on it."""
 
@@ -87,14 +96,16 @@ class AccountRunner:
                 for poller in self.pollers.values()
                 for target in poller.endpoint.targets(self.account)}
 
-    def start(self, margin: bool) -> None:
-        """Schedule the margin collectors, or the others. Every first poll is due at once and
-        jobs run in the order they fell due: the caller starts every account's margin
-        collectors before anyone's slow ones, so that on a start with hundreds of accounts,
-        which the request budget serves over tens of seconds, margin data comes first."""
+    def start(self, phase: str) -> None:
+        """Schedule the collectors of one start phase (PHASES). Every first poll is due at once
+        and jobs run in the order they fell due: the caller starts every account's wallet,
+        then every account's other margin collectors, then the slow ones, so that on a start
+        with hundreds of accounts, which the request budget serves over tens of seconds, the
+        first interval goes to margin data, and positions find the wallet's evidence."""
         for collector, poller in self.pollers.items():
-            if poller.endpoint.margin == margin:
-                self.shared.scheduler.add(self.job_id(collector), poller.poll, poller.interval)
+            if phase_of(collector) == phase:
+                self.shared.scheduler.add(self.job_id(collector), poller.poll, poller.interval,
+                                          slow=phase == SLOW)
 
     def stop(self) -> None:
         for collector in self.pollers:

@@ -61,7 +61,8 @@ class PositionQueries:
     def __init__(self, evidence: MarginEvidence, monotonic: Callable[[], float] = time.monotonic):
         self.evidence = evidence
         self.monotonic = monotonic
-        self._last_asked: dict[str, float] = {}
+        self._last_asked: dict[str, float] = {}  # a query never asked: since the first poll
+        self._first: float | None = None
         self._holding: set[str] = set()  # queries whose last answer listed an open position
 
     def observe(self, _: Target, answers: Sequence[tuple[str, Any]]) -> None:
@@ -72,11 +73,13 @@ class PositionQueries:
 
     def __call__(self, target: Target) -> tuple[str, ...]:
         now = self.monotonic()
+        if self._first is None:
+            self._first = now
         found = self.evidence.current()
         called = set(target.queries) if found is None else \
             positions.queries_called_for(found, self.evidence.complete) | self._holding
         chosen = tuple(query for query in target.queries if query in called
-                       or now - self._last_asked.get(query, -positions.REFRESH_SECONDS)
+                       or now - self._last_asked.get(query, self._first)
                        >= positions.REFRESH_SECONDS)
         for query in chosen:
             self._last_asked[query] = now

@@ -4,6 +4,7 @@ exposition. A reload diffs the accounts, stops the old runners and starts the ne
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from exporter.metrics.family import (BUILD_INFO, RELOAD_OK, RELOAD_TIME, SHARD_I
                                      WEB_CONFIG_RELOAD_OK)
 from exporter.metrics.render import ExporterSample, FastExposition
 from exporter.service import scheduling
-from exporter.service.account import AccountRunner, Clocks, Shared
+from exporter.service.account import PHASES, AccountRunner, Clocks, Shared
 from exporter.service.ledger_state import LedgerFiles
 from exporter.service.plan import plan
 from exporter.bybit.prices import PriceBook
@@ -101,7 +102,11 @@ class Exporter:
         and back-off; every other is stopped (its jobs removed, its session closed) and, if still
         wanted, started anew."""
         accounts = self.shard.select(config.accounts)
-        intervals = plan(accounts, self.budget.limit / self.budget.window).intervals
+        planned = plan(accounts, self.budget.limit / self.budget.window)
+        intervals = planned.intervals
+        # what margin data needs is kept from the slow collectors
+        self.budget.reserve = min(self.budget.limit - 1,
+                                  math.ceil(planned.margin_rate * self.budget.window))
         self.prices.timeout = config.timeout
         shared = Shared(self.budget, self.store, self.scheduler, self.clocks, self.prices.for_host,
                         config.timeout, self.ledgers)
@@ -118,9 +123,9 @@ class Exporter:
         self.config = config
         self.store.stale_after = config.stale_after
         self.store.set_targets(self._targets())
-        for margin in (True, False):
+        for phase in PHASES:
             for name in changed + added:
-                self.runners[name].start(margin)
+                self.runners[name].start(phase)
         return {"added": len(added), "removed": len(removed), "changed": len(changed)}
 
     def _targets(self) -> dict[TargetKey, TargetSpec]:

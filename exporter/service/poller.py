@@ -113,7 +113,8 @@ class Poller:
             for _ in range(MAX_PAGES):
                 paged = f"{query}&cursor={cursor}" if cursor else query
                 response = self.client.get(self.endpoint.path, paged,
-                                           self.endpoint.uid_limit_per_second)
+                                           self.endpoint.uid_limit_per_second,
+                                           priority=self.endpoint.margin)
                 answers.append((query, response.payload))
                 remaining = self._remaining = response.rate_limit_remaining
                 cursor = _next_cursor(response.payload) if self.endpoint.paginated else ""

@@ -15,7 +15,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 log = logging.getLogger("exporter.scheduling")
 
-MAX_WORKERS = 32
+MAX_WORKERS = 32  # margin data: wallet and positions
+SLOW_WORKERS = 8  # every other collector: never holds a thread margin data could use
 JITTER_FRACTION = 0.1
 FIRST_SUFFIX = "#first"
 
@@ -24,7 +25,8 @@ class PollScheduler:
     def __init__(self, workers: int, rng: random.Random | None = None):
         self._rng = rng or random.Random()
         self._scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(workers)},
+            executors={"default": ThreadPoolExecutor(workers),
+                       "slow": ThreadPoolExecutor(SLOW_WORKERS)},
             # max_instances 2: overlap is refused by our guard, which logs at debug level, not
             # by APScheduler, which would warn at every interval while Bybit hangs.
             job_defaults={"coalesce": True, "max_instances": 2, "misfire_grace_time": None},
@@ -34,7 +36,8 @@ class PollScheduler:
     def start(self) -> None:
         self._scheduler.start()
 
-    def add(self, job_id: str, poll: Callable[[], None], interval: float) -> None:
+    def add(self, job_id: str, poll: Callable[[], None], interval: float,
+            slow: bool = False) -> None:
         """Run `poll` now, then every `interval` seconds from a random phase, so that hundreds
         of accounts spread over the interval instead of firing in the same second.
 
@@ -46,9 +49,12 @@ class PollScheduler:
         phase = timedelta(seconds=self._rng.uniform(0, interval))
         trigger = IntervalTrigger(seconds=interval, start_date=now + phase,
                                   jitter=interval * JITTER_FRACTION, timezone=timezone.utc)
-        self._scheduler.add_job(poll, trigger, id=job_id, name=job_id, replace_existing=True)
+        executor = "slow" if slow else "default"
+        self._scheduler.add_job(poll, trigger, id=job_id, name=job_id, replace_existing=True,
+                                executor=executor)
         self._scheduler.add_job(poll, DateTrigger(now, timezone.utc), id=job_id + FIRST_SUFFIX,
-                                name=job_id + FIRST_SUFFIX, replace_existing=True)
+                                name=job_id + FIRST_SUFFIX, replace_existing=True,
+                                executor=executor)
 
     def remove(self, job_id: str) -> None:
         for job in (job_id, job_id + FIRST_SUFFIX):
