@@ -1,31 +1,32 @@
-"""Fund-scale benchmark: the real exporter process against the simulated Bybit.
+"""Fund-scale benchmark: the real exporter process against the simulated Bybit, one row per
+figure of issue 20's table, each beside its target and its baseline measured in the same run.
 
-    python benchmarks/bench.py            # about 7 minutes
-    python benchmarks/bench.py --quick    # fewer runs and shorter windows, about 5 minutes
+    python benchmarks/bench.py                  # about 20 minutes
+    python benchmarks/bench.py --quick          # shorter windows, no 400k-sample scrape
+    python benchmarks/bench.py --baseline-rev ff24550   # the previous code (the default)
 
-Prints each figure beside its target or its stock baseline. Ratios compare two things measured
-in the same run on the same machine, so they hold on a noisy shared host where wall times don't.
-
-The wallet-only scenarios (`collect: [wallet]`) measure what this benchmark always measured, so
-their figures stay comparable with older runs; the whole-account scenarios (the default
-collectors: wallet, account_info, positions, assets, funding, api_key) are printed beside them.
+Baselines: for scrape times, the stock prometheus_client path over the same samples; for
+memory, CPU and start-up, the previous code (the exporter of --baseline-rev, extracted with
+`git archive` and run the same way); for fan-out, a bare Python process sending the same
+signed requests on as many threads. Ratios compare two things measured in the same run on
+the same machine, so they hold on a noisy shared host where wall times don't. Scrapes are
+timed from a process of their own (benchmarks/scraper.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
 import contextlib
+import dataclasses
 import gzip
 import http.client
+import json
 import os
 import secrets
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -33,25 +34,18 @@ from typing import Iterator, Sequence
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from prometheus_client import generate_latest, start_http_server  # noqa: E402
+from prometheus_client import generate_latest  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
+from benchmarks.scraper import PROMETHEUS_HEADERS, timed_scrapes  # noqa: E402
 from benchmarks.stock import build_registry  # noqa: E402
-from exporter.bybit.budget import MAX_REQUESTS, WINDOW_SECONDS  # noqa: E402
-from exporter.bybit.endpoints import BY_COLLECTOR  # noqa: E402
-from exporter.config import DEFAULT_COLLECT, load_file  # noqa: E402
+from exporter.bybit.budget import MAX_REQUESTS, WINDOW_SECONDS, RequestBudget  # noqa: E402
+from exporter.config import DEFAULT_COLLECT, load_file, load_text  # noqa: E402
 from exporter.service.exporter import Exporter as ServiceExporter  # noqa: E402
 from exporter.service.plan import plan  # noqa: E402
 from exporter.simulator import (BybitSimulator, FundingCoin, Holding, Position,  # noqa: E402
                                 SimAccount, calm_rate, swinging, unified_wallet)
 
-PROMETHEUS_HEADERS = {
-    "Accept": "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
-              "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
-    "Accept-Encoding": "gzip",
-    "User-Agent": "Prometheus/2.42.0",
-    "X-Prometheus-Scrape-Timeout-Seconds": "10",
-}
 WALLET_ONLY = ("wallet",)
 
 
@@ -90,8 +84,8 @@ def fleet(accounts: int, coins: int, latency: float | Sequence[float] = 0.0,
     """Simulated accounts with `coins` coins each (and `positions` open positions, two Funding
     coins), and the exporter's names for them. `latency`: one for all, or one per account."""
     holdings = [Holding(f"C{i:03d}", 10.0 + i, 1.0 + i) for i in range(coins)]
-    wallet = unified_wallet(holdings, calm_rate)
     open_positions = positions_of(positions)
+    wallet = with_position_margin(unified_wallet(holdings, calm_rate), open_positions)
     funds = [FundingCoin("BTC", 0.25), FundingCoin("USDT", 1500.0)] if funding else []
     sim_accounts, names = [], []
     for i in range(accounts):
@@ -101,6 +95,22 @@ def fleet(accounts: int, coins: int, latency: float | Sequence[float] = 0.0,
                                        positions=open_positions, funding=funds))
         names.append(f"acct-{i:04d}")
     return sim_accounts, names
+
+
+def with_position_margin(wallet, open_positions: Sequence[Position]):
+    """The wallet's coins carry position margin (totalPositionIM/MM) in every settle coin of
+    an open position, as Bybit reports it: what the positions collector's evidence reads."""
+    settled = sorted({p.settle_coin for p in open_positions if p.size})
+
+    def entry(t: float) -> dict:
+        answer = wallet(t)
+        coins = {c["coin"]: dict(c) for c in answer["coin"]}
+        for coin in settled:
+            coins.setdefault(coin, {"coin": coin, "equity": "0", "walletBalance": "0"})
+            coins[coin].update({"totalPositionIM": "25.5", "totalPositionMM": "2.5"})
+        return {**answer, "coin": list(coins.values())}
+
+    return entry if settled else wallet
 
 
 def write_config(path: Path, sim: BybitSimulator, sim_accounts, names, interval: str,
@@ -119,14 +129,16 @@ def write_config(path: Path, sim: BybitSimulator, sim_accounts, names, interval:
 class Exporter:
     """The exporter as a process: `python -m exporter ...`."""
 
-    def __init__(self, config: Path, extra_args: Sequence[str] = ()):
+    def __init__(self, config: Path, extra_args: Sequence[str] = (), code: Path = REPO):
+        """`code`: the directory whose `exporter` package runs (a baseline's extracted tree)."""
         self.port = free_port()
         self.started = time.monotonic()
+        env = {**os.environ, "PYTHONPATH": str(code)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "exporter", "--config.file", str(config),
              "--web.listen-address", f"127.0.0.1:{self.port}", "--log.level", "warning",
              *extra_args],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def wait_ready(self, timeout: float = 240, path: str = "/-/ready",
                    targets: int | None = None) -> float:
@@ -186,13 +198,6 @@ def get(port: int, path: str, headers: dict) -> tuple[int, bytes, dict]:
         conn.close()
 
 
-def timed_scrape(port: int) -> float:
-    started = time.perf_counter()
-    status, body, _ = get(port, "/metrics", PROMETHEUS_HEADERS)
-    assert status == 200 and body
-    return time.perf_counter() - started
-
-
 def decode(body: bytes, headers: dict) -> str:
     if headers.get("Content-Encoding") == "gzip":
         body = gzip.decompress(body)
@@ -203,22 +208,6 @@ def sample_keys(text: str) -> set:
     return {(s.name, tuple(sorted(s.labels.items())))
             for family in text_string_to_metric_families(text) for s in family.samples
             if not s.name.startswith("process_")}
-
-
-def stock_server(config_path: Path):
-    """benchmarks/stock.py's registry (prometheus_client's own collector types, families built
-    anew on every scrape) over the same accounts, served by prometheus_client's own server.
-    Its store is filled once by an in-process Exporter, which is then stopped."""
-    service = ServiceExporter(load_file(config_path))
-    service.start()
-    deadline = time.monotonic() + 180
-    while not service.ready() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    service.stop()
-    registry = build_registry(service.store, service._exporter_samples)
-    port = free_port()
-    start_http_server(port, addr="127.0.0.1", registry=registry)
-    return port, registry
 
 
 def quiet(sim: BybitSimulator) -> BybitSimulator:
@@ -235,13 +224,14 @@ def report(name: str, value: str, target: str, ok: bool | None) -> None:
 @contextlib.contextmanager
 def running(tmp: Path, accounts: int, coins: int, interval: str, latency: float = 0.0,
             collect: Sequence[str] | None = WALLET_ONLY, positions: int = 0,
-            funding: bool = False) -> Iterator[tuple]:
+            funding: bool = False, code: Path = REPO,
+            exporter_args: Sequence[str] = ()) -> Iterator[tuple]:
     """The simulated Bybit with `accounts` x `coins`, and the exporter process polling it."""
     sim_accounts, names = fleet(accounts, coins, latency, positions, funding)
     sim = quiet(BybitSimulator(sim_accounts)).start()
     config = tmp / f"bench-{accounts}x{coins}x{positions}-{'-'.join(collect or ['default'])}.yaml"
     write_config(config, sim, sim_accounts, names, interval, collect)
-    exporter = Exporter(config)
+    exporter = Exporter(config, exporter_args, code)
     try:
         yield sim, sim_accounts, names, exporter, config
     finally:
@@ -258,249 +248,271 @@ def max_in_window(times, window: float = WINDOW_SECONDS) -> int:
     return best
 
 
-def calls_marks(sim_accounts) -> list[int]:
-    return [len(a.calls) for a in sim_accounts]
+def percentile(values: Sequence[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def calls_since(sim_accounts, marks: list[int]) -> collections.Counter:
-    """Authenticated private requests by path since `marks` (SimAccount.calls, per account)."""
-    counts: collections.Counter = collections.Counter()
-    for account, mark in zip(sim_accounts, marks):
-        for path, _ in account.calls[mark:]:
-            counts[path] += 1
-    return counts
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
 
 
-def planned(config_path: Path):
-    config = load_file(config_path)
-    return config, plan(config.accounts)
+def baseline_tree(tmp: Path, rev: str) -> Path:
+    """The `exporter` package of `rev`, extracted with `git archive` (reads the repository,
+    touches no work tree)."""
+    target = tmp / f"baseline-{rev}"
+    target.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "exporter"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
 
 
-def scrape_series(port: int, runs: int, pause: float) -> tuple[list[float], list[float]]:
-    """Scrapes that find a poll landed since the previous one, each followed at once by one
-    that finds nothing changed (served from the cache)."""
-    fresh, cached = [], []
+def served_samples(port: int) -> str:
+    _, body, headers = get(port, "/metrics", PROMETHEUS_HEADERS)
+    return decode(body, headers)
+
+
+def stock_seconds(config: Path, runs: int) -> tuple[float, set]:
+    """prometheus_client's own generate_latest + gzip over the same accounts' samples (its
+    store filled by an in-process exporter, then stopped): the median of `runs`."""
+    service = ServiceExporter(load_file(config), budget=RequestBudget(limit=4000))
+    service.start()
+    deadline = time.monotonic() + 600
+    while not service.ready() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    service.stop()
+    registry = build_registry(service.store, service._exporter_samples)
+    times = []
     for _ in range(runs):
-        time.sleep(pause)
-        fresh.append(timed_scrape(port))
-        cached.append(timed_scrape(port))
-    return fresh, cached
+        started = time.perf_counter()
+        text = generate_latest(registry)
+        gzip.compress(text)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), sample_keys(text.decode())
 
 
-def bench_scrape(tmp: Path, runs: int) -> None:
-    print("\n== scrape: 200 accounts x 30 coins, Prometheus' request headers "
-          "(collect: [wallet])", flush=True)
-    # polled every 10 s: about 20 polls land every second, so a scrape that waits 0.15 s
-    # always finds a changed exposition (nothing cached), the next one right after it may not
-    with running(tmp, 200, 30, "10s") as (sim, sim_accounts, names, exporter, config):
-        exporter.wait_ready(targets=200)
-        stock_port, registry = stock_server(config)
-        fresh, cached, stock = [], [], []
-        for _ in range(runs):  # interleaved, so all three see the same machine load
-            time.sleep(0.15)
-            fresh.append(timed_scrape(exporter.port))
-            cached.append(timed_scrape(exporter.port))
-            stock.append(timed_scrape(stock_port))
-        in_process = []
-        for _ in range(max(3, runs // 3)):
-            started = time.perf_counter()
-            gzip.compress(generate_latest(registry))
-            in_process.append(time.perf_counter() - started)
-        fresh_m, cached_m, stock_m, inproc_m = map(statistics.median,
-                                                   (fresh, cached, stock, in_process))
-        _, body, headers = get(exporter.port, "/metrics", PROMETHEUS_HEADERS)
-        text = decode(body, headers)
-        keys = sample_keys(text)
-        same = keys == sample_keys(generate_latest(registry).decode())
-        report("samples served (bybit_*)", f"{len(keys)}", "", None)
-        report("gzip body / plain body", f"{len(body) / 1e6:.2f} / {len(text) / 1e6:.2f} MB",
-               "", None)
-        report("stock prometheus_client server median", f"{stock_m * 1000:.1f} ms", "", None)
-        report("fast median, a poll landed since the last scrape", f"{fresh_m * 1000:.1f} ms",
-               "", None)
-        report("  fast / stock server", f"1/{stock_m / fresh_m:.0f}", "<= 1/20",
-               stock_m / fresh_m >= 20)
-        report("fast median, nothing changed (cached)", f"{cached_m * 1000:.1f} ms", "", None)
-        report("  cached / stock server", f"1/{stock_m / cached_m:.0f}", "", None)
-        report("stock generate_latest+gzip in process", f"{inproc_m * 1000:.1f} ms", "", None)
-        report("  fast (poll landed) / in-process stock", f"1/{inproc_m / fresh_m:.0f}",
-               "<= 1/20", inproc_m / fresh_m >= 20)
-        report("same sample set as the stock path", str(same), "True", same)
-        promtool = shutil.which("promtool")
-        if promtool:
-            check = subprocess.run([promtool, "check", "metrics"], input=text, text=True,
-                                   capture_output=True)
-            clean = check.returncode == 0 and not (check.stdout + check.stderr).strip()
-            report("promtool check metrics", "clean" if clean else "complaints", "clean", clean)
+def every_target(accounts: int) -> int:
+    return accounts * len(DEFAULT_COLLECT)
+
+
+FAST_SETUP = ("--bybit.request-budget", "2000")  # scrape figures: get every account polled
+
+
+def bench_scrape(tmp: Path, accounts: int, interval: str, runs: int, stock_runs: int,
+                 title: str) -> tuple[float, float]:
+    """Scrapes a second apart while polls land; returns (median, RSS MB)."""
+    print(f"\n== /metrics while polls land: {title}", flush=True)
+    with running(tmp, accounts, 30, interval, collect=None, positions=20, funding=True,
+                 exporter_args=FAST_SETUP) as (_, _, _, exporter, config):
+        exporter.wait_ready(timeout=900, targets=every_target(accounts))
+        time.sleep(5)
+        times = timed_scrapes(exporter.port, runs, 1.0)
+        back_to_back = timed_scrapes(exporter.port, runs, 0.0)
         rss = exporter.rss_mb()
-        report("exporter RSS at 200 x 30", f"{rss:.1f} MB", "< 120 MB", rss < 120)
+        keys = sample_keys(served_samples(exporter.port))
+        stock, stock_keys = stock_seconds(config, stock_runs)
+    median, p99 = statistics.median(times), percentile(times, 0.99)
+    report("samples served", f"{len(keys)}", "", None)
+    report("stock prometheus_client: generate_latest + gzip", ms(stock), "(baseline)", None)
+    report(f"median, a scrape a second, polls every {interval}", ms(median), "", None)
+    report(f"p99 ({len(times)} scrapes)", ms(p99), "", None)
+    report("  p99 / stock", f"1/{stock / p99:.0f}", "<= 1/200", stock / p99 >= 200)
+    report("median, scrapes back to back", ms(statistics.median(back_to_back)), "", None)
+    same = keys == stock_keys
+    report("same sample set as the stock path", str(same), "True", same)
+    return median, rss
 
 
-def bench_scrape_whole(tmp: Path, runs: int) -> None:
-    print("\n== scrape: 200 accounts x 30 coins x 20 positions, default collectors", flush=True)
-    # every 20 s: wallet and positions of 200 accounts are 200 x 4 / 20 = 40 requests a second,
-    # half the budget, and 20 polls land every second
-    with running(tmp, 200, 30, "20s", collect=None, positions=20,
-                 funding=True) as (sim, sim_accounts, names, exporter, config):
-        ready = exporter.wait_ready(targets=200 * 6)
-        report("all 200 x 6 collectors polled once (budget-limited)", f"{ready:.2f} s", "", None)
-        fresh, cached = scrape_series(exporter.port, runs, 0.15)
-        _, body, headers = get(exporter.port, "/metrics", PROMETHEUS_HEADERS)
-        text = decode(body, headers)
-        keys = sample_keys(text)
-        positions = sum(1 for name, _ in keys if name == "bybit_position_size")
-        ups = [s.value for f in text_string_to_metric_families(text) for s in f.samples
-               if s.name in ("bybit_up", "bybit_collector_up")]
-        report("samples served (bybit_*)", f"{len(keys)}", "", None)
-        report("  of which bybit_position_size", f"{positions}", "200 x 20 = 4000",
-               positions == 4000)
-        report("  targets up (bybit_up, bybit_collector_up)", f"{int(sum(ups))}/{len(ups)}",
-               "200 x 6 = 1200", len(ups) == 1200 and all(v == 1.0 for v in ups))
-        report("gzip body / plain body", f"{len(body) / 1e6:.2f} / {len(text) / 1e6:.2f} MB",
-               "", None)
-        report("fast median, a poll landed since the last scrape",
-               f"{statistics.median(fresh) * 1000:.1f} ms", "", None)
-        report("fast median, nothing changed (cached)",
-               f"{statistics.median(cached) * 1000:.1f} ms", "", None)
-        rss = exporter.rss_mb()
-        report("exporter RSS at 200 x 30 x 20 positions", f"{rss:.1f} MB", "", None)
+def bench_rss(tmp: Path, title: str, code: Path, collect: Sequence[str] | None,
+              positions: int, interval: str, seconds: int) -> float:
+    """RSS after `seconds` of a scrape a second while polls land."""
+    accounts = 200
+    with running(tmp, accounts, 30, interval, collect=collect, positions=positions,
+                 funding=collect is None, code=code,
+                 exporter_args=FAST_SETUP if code == REPO else ()) as (_, _, _, exporter, _):
+        exporter.wait_ready(timeout=900)  # every target's first poll attempt ended
+        timed_scrapes(exporter.port, seconds, 1.0)
+        return exporter.rss_mb()
 
 
-def bench_fan_out(tmp: Path) -> None:
+def bench_memory(tmp: Path, base: Path, seconds: int, rss_all: float) -> None:
+    print("\n== memory: RSS after a scrape a second while polls land", flush=True)
+    old_all = bench_rss(tmp, "baseline", base, None, 20, "30s", seconds)
+    report("RSS, 200 accounts x every collector (30 coins, 20 pos.)", f"{rss_all:.1f} MB",
+           f"<= 100 MB (previous {old_all:.0f})", rss_all <= 100)
+    new = bench_rss(tmp, "new", REPO, WALLET_ONLY, 0, "10s", seconds)
+    old = bench_rss(tmp, "baseline", base, WALLET_ONLY, 0, "10s", seconds)
+    report("RSS, 200 accounts x 30 coins, wallet only", f"{new:.1f} MB",
+           f"<= 60 MB (previous {old:.0f})", new <= 60)
+
+
+BARE_FAN_OUT = """
+import hashlib, hmac, json, sys, threading, time, requests
+accounts, url = json.loads(sys.stdin.read())
+def call(key, secret):
+    ts, query = str(int(time.time() * 1000)), "accountType=UNIFIED"
+    sign = hmac.new(secret.encode(), (ts + key + "5000" + query).encode(), hashlib.sha256)
+    headers = {"X-BAPI-API-KEY": key, "X-BAPI-TIMESTAMP": ts, "X-BAPI-RECV-WINDOW": "5000",
+               "X-BAPI-SIGN": sign.hexdigest()}
+    assert requests.get(url + "/v5/account/wallet-balance?" + query, headers=headers,
+                        timeout=10).json()["retCode"] == 0
+threads = [threading.Thread(target=call, args=pair) for pair in accounts]
+[t.start() for t in threads]
+[t.join() for t in threads]
+"""
+
+
+def bench_fan_out(tmp: Path, base: Path) -> None:
     print("\n== fan-out: 120 accounts, 250 ms upstream latency each (collect: [wallet])",
           flush=True)
-    with running(tmp, 120, 10, "30s", latency=0.25) as (_, _, _, exporter, _):
-        listening = exporter.wait_ready(path="/-/healthy")
-        ready = exporter.wait_ready(targets=120)
-        _, body, headers = get(exporter.port, "/metrics", {})
-        ups = [s.value for f in text_string_to_metric_families(decode(body, headers))
-               for s in f.samples if s.name == "bybit_up"]
-        all_up = len(ups) == 120 and all(v == 1.0 for v in ups)
-        report("process started and serving", f"{listening:.2f} s", "", None)
-        report("all 120 accounts up after start", f"{ready:.2f} s", "< 2 s (sequential: 30 s)",
-               ready < 2 and all_up)
+    figures = {}
+    for name, code in (("new", REPO), ("baseline", base)):
+        with running(tmp, 120, 10, "30s", latency=0.25, code=code) as (sim, accounts, _,
+                                                                       exporter, _):
+            figures[name] = exporter.wait_ready(targets=120)
+            if name == "new":
+                started = time.monotonic()
+                subprocess.run([sys.executable, "-c", BARE_FAN_OUT], check=True, input=json.dumps(
+                    [[[a.api_key, a.secret] for a in accounts], sim.url]), text=True)
+                figures["bare"] = time.monotonic() - started
+    ratio = figures["new"] / figures["bare"]
+    report("bare Python: 120 signed GETs on 120 threads", f"{figures['bare']:.2f} s",
+           "(floor)", None)
+    report("process start to all 120 up", f"{figures['new']:.2f} s",
+           f"(previous {figures['baseline']:.2f} s)", None)
+    report("  / bare-Python floor", f"{ratio:.2f}x", "<= 1.5x", ratio <= 1.5)
 
 
-def bench_steady(tmp: Path, window: float, runs: int) -> None:
-    print(f"\n== steady state: 500 accounts x 10 coins every 30 s, CPU over {window:.0f} s "
-          "(collect: [wallet])", flush=True)
-    with running(tmp, 500, 10, "30s") as (sim, _, _, exporter, _):
-        ready = exporter.wait_ready(targets=500)
-        report("all 500 accounts polled once (budget-limited)", f"{ready:.2f} s", "", None)
-        time.sleep(5)
-        cpu_before, wall_before = exporter.cpu_seconds(), time.monotonic()
-        time.sleep(window)
-        wall_after = time.monotonic()
-        cpu = (exporter.cpu_seconds() - cpu_before) / (wall_after - wall_before)
-        polls = sum(1 for t in list(sim.request_times) if wall_before <= t < wall_after)
-        report("polls answered during the window", f"{polls / (wall_after - wall_before):.1f}/s",
-               "500 / 30 s = 16.7/s", None)
-        report("exporter CPU, polls only", f"{cpu * 100:.2f} % of a core", "< 5 %", cpu < 0.05)
-        peak = max_in_window(list(sim.request_times))
-        report("most requests in any 5 s window", str(peak), "<= 400 (Bybit bans at 600)",
-               peak <= 400)
-        fresh = []
-        for _ in range(runs):  # polls land ~17 times a second: each scrape renders anew
-            time.sleep(0.25)
-            fresh.append(timed_scrape(exporter.port))
-        report("scrape median, a poll landed since the last one",
-               f"{statistics.median(fresh) * 1000:.1f} ms", "", None)
-        alone = [timed_scrape(exporter.port) for _ in range(runs)]
-        together: list[float] = []
-
-        def replica():
-            for _ in range(runs):
-                together.append(timed_scrape(exporter.port))
-
-        threads = [threading.Thread(target=replica) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        ratio = statistics.median(together) / statistics.median(alone)
-        report("scrape median, back to back, one replica", f"{statistics.median(alone) * 1000:.1f} ms",
-               "", None)
-        report("scrape median, two replicas at once", f"{statistics.median(together) * 1000:.1f} ms",
-               "", None)
-        # Two scrapes share the CPU (one interpreter), but no lock makes one wait for the other
-        # or for a poll: twice the work in the same wall time is the ideal, 2x.
-        report("two replicas at once / one alone", f"{ratio:.2f}x", "no lock: <= 2.5x", ratio <= 2.5)
+def margin_ages(port: int, now: float) -> dict[str, float]:
+    """Per account: seconds since its wallet and its positions were both last polled."""
+    wallet: dict[str, float] = {}
+    positions: dict[str, float] = {}
+    for family in text_string_to_metric_families(served_samples(port)):
+        for sample in family.samples:
+            account = sample.labels.get("account", "")
+            if sample.name == "bybit_last_success_timestamp_seconds":
+                wallet[account] = min(wallet.get(account, sample.value), sample.value)
+            elif sample.name == "bybit_collector_last_success_timestamp_seconds" and \
+                    sample.labels.get("collector") == "positions":
+                positions[account] = sample.value
+    return {a: now - min(wallet[a], positions[a]) for a in wallet if a in positions}
 
 
-def bench_steady_whole(tmp: Path, window: float) -> None:
-    print(f"\n== steady state: 500 accounts x 10 coins x 3 positions every 30 s, default "
-          f"collectors, measured over {window:.0f} s", flush=True)
-    interval = 30.0
-    with running(tmp, 500, 10, "30s", collect=None, positions=3,
-                 funding=True) as (sim, sim_accounts, _, exporter, config_path):
-        config, result = planned(config_path)
-        accounts = len(config.accounts)
-        per_cycle = {c: BY_COLLECTOR[c].requests_per_poll(config.accounts[0])
-                     * interval / result.interval(config.accounts[0].name, c)
-                     for c in config.accounts[0].collect}
-        report("plan: requests per account per 30 s cycle", f"{sum(per_cycle.values()):.3f}",
-               "", None)
-        report("  " + ", ".join(f"{c} {per_cycle[c]:.3g}" for c in per_cycle), "", "", None)
-        report("plan: requests per 5 s, 500 accounts",
-               f"{result.wanted_rate * WINDOW_SECONDS:.1f}", f"<= {MAX_REQUESTS}", result.fits)
-        report("plan: slow collectors stretched", f"{result.stretch:.2f}x", "1.00x (none)",
-               result.stretch == 1.0)
-        ready = exporter.wait_ready(targets=500 * 6)
-        report("all 500 x 6 collectors polled once (budget-limited)", f"{ready:.2f} s", "", None)
-        start_peak = max_in_window(list(sim.request_times))
-        time.sleep(10)
-        marks, cpu_before = calls_marks(sim_accounts), exporter.cpu_seconds()
-        wall_before = time.monotonic()
-        time.sleep(window)
-        wall_after = time.monotonic()
-        counts = calls_since(sim_accounts, marks)
-        cpu = (exporter.cpu_seconds() - cpu_before) / (wall_after - wall_before)
-        cycles = (wall_after - wall_before) / interval
-        measured = {c: counts[BY_COLLECTOR[c].path] / accounts / cycles for c in per_cycle}
-        total = sum(measured.values())
-        expected = sum(per_cycle.values())
-        report("measured: requests per account per 30 s cycle", f"{total:.3f}",
-               f"plan {expected:.3f} +- 5 %", abs(total - expected) <= 0.05 * expected)
-        report("  " + ", ".join(f"{c} {measured[c]:.3g}" for c in measured), "", "", None)
-        times = list(sim.request_times)
-        in_window = [t for t in times if wall_before <= t < wall_after]
-        report("measured: requests per 5 s (window average)",
-               f"{len(in_window) / (wall_after - wall_before) * WINDOW_SECONDS:.1f}",
-               f"plan {result.wanted_rate * WINDOW_SECONDS:.1f}", None)
-        peak_window = max_in_window(in_window)
-        report("most requests in any 5 s window, measured window", str(peak_window),
-               f"<= {MAX_REQUESTS} (Bybit bans at 600)", peak_window <= MAX_REQUESTS)
-        report("most requests in any 5 s window, start included", str(start_peak),
-               f"<= {MAX_REQUESTS} (Bybit bans at 600)", start_peak <= MAX_REQUESTS)
-        report("exporter CPU over the window", f"{cpu * 100:.2f} % of a core", "", None)
-        report("exporter RSS, 500 accounts, default collectors", f"{exporter.rss_mb():.1f} MB",
-               "", None)
+def margin_run(tmp: Path, accounts: int, code: Path, window: float,
+               positions: int = 3) -> tuple[float | None, float, int]:
+    """Default collectors at 30 s on one budget: (seconds from process start until every
+    account's wallet and positions were polled, the oldest margin data seen over `window`
+    seconds after that, the most requests the simulator saw in any 5 s)."""
+    with running(tmp, accounts, 10, "30s", collect=None, positions=positions, funding=True,
+                 code=code) as (sim, _, _, exporter, _):
+        exporter.wait_ready(path="/-/healthy")
+        every, deadline = None, time.monotonic() + 180
+        while every is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+            if len(margin_ages(exporter.port, time.time())) >= accounts:
+                every = time.monotonic() - exporter.started
+        oldest, end = 0.0, time.monotonic() + window
+        while every is not None and time.monotonic() < end:
+            ages = margin_ages(exporter.port, time.time())
+            oldest = max([oldest, *ages.values()])
+            time.sleep(2.0)
+        return every, oldest, max_in_window(list(sim.request_times))
 
 
-def bench_small_rss(tmp: Path) -> None:
-    print("\n== memory with 3 accounts (collect: [wallet])", flush=True)
-    with running(tmp, 3, 5, "30s") as (_, _, _, exporter, _):
-        exporter.wait_ready(targets=3)
-        for _ in range(5):
-            timed_scrape(exporter.port)
-        report("exporter RSS with 3 accounts", f"{exporter.rss_mb():.1f} MB", "< 40 MB",
-               exporter.rss_mb() < 40)
+def bench_margin_first(tmp: Path, base: Path, window: float) -> None:
+    print("\n== start to every account's margin data: 500 accounts x every collector, 30 s",
+          flush=True)
+    new, _, _ = margin_run(tmp, 500, REPO, 0.0)
+    old, _, _ = margin_run(tmp, 500, base, 0.0)
+    report("start to every account's wallet and positions", f"{new:.1f} s" if new else "never",
+           f"<= 30 s (previous {old:.0f} s)" if old else "<= 30 s", bool(new and new <= 30))
+    print(f"\n== 1,000 accounts x every collector, 10 coins, 3 positions, 30 s, one budget: "
+          f"then {window:.0f} s", flush=True)
+    every, oldest, peak = margin_run(tmp, 1000, REPO, window)
+    report("start to every account's wallet and positions", f"{every:.1f} s" if every else
+           "never", "<= 30 s", bool(every and every <= 30))
+    report("oldest margin data of any account, afterwards", f"{oldest:.1f} s",
+           "<= 36 s (30 s + jitter + a poll)", oldest <= 36)
+    report("most requests the simulator saw in any 5 s", str(peak),
+           f"<= {MAX_REQUESTS} (Bybit bans at 600)", peak <= MAX_REQUESTS)
+
+
+def bench_cpu(tmp: Path, base: Path, window: float) -> None:
+    print(f"\n== CPU: 500 accounts x 10 coins every 30 s (collect: [wallet]), polls only, over "
+          f"{window:.0f} s", flush=True)
+    figures = {}
+    for name, code in (("new", REPO), ("baseline", base)):
+        with running(tmp, 500, 10, "30s", code=code) as (_, _, _, exporter, _):
+            exporter.wait_ready(targets=500)
+            time.sleep(5)
+            cpu_before, wall_before = exporter.cpu_seconds(), time.monotonic()
+            time.sleep(window)
+            figures[name] = (exporter.cpu_seconds() - cpu_before) / (time.monotonic()
+                                                                     - wall_before)
+    report("exporter CPU", f"{figures['new'] * 100:.2f} % of a core",
+           f"<= 5 % (previous {figures['baseline'] * 100:.1f} %)", figures["new"] <= 0.05)
+
+
+def bench_capacity() -> None:
+    print("\n== accounts one IP serves at poll_interval: 30s, default collectors", flush=True)
+
+    def accounts(count: int) -> list:
+        template = load_text("accounts: [{name: a, api_key: k, api_secret: s}]").accounts[0]
+        return [dataclasses.replace(template, name=f"a{i}") for i in range(count)]
+
+    one = plan(accounts(1))
+    budget = MAX_REQUESTS / WINDOW_SECONDS
+    typical, worst = int(budget / one.margin_rate), int(budget / one.worst_margin_rate)
+    thousand = plan(accounts(1000))
+    report("margin data fresh every interval, typical evidence", f"{typical}",
+           f">= 1000 (previous {worst})", typical >= 1000)
+    report("  worst case: positions in all three settle coins", f"{worst}", "", None)
+    report("1,000 accounts: margin requests per 5 s (typical/worst)",
+           f"{thousand.margin_rate * WINDOW_SECONDS:.1f} / "
+           f"{thousand.worst_margin_rate * WINDOW_SECONDS:.1f}", f"<= {MAX_REQUESTS}",
+           thousand.fits)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--baseline-rev", default="ff24550")
+    parser.add_argument("--only", default="", help="comma-separated: capacity, scrape, memory, "
+                        "fanout, margin, cpu")
     args = parser.parse_args()
-    runs, window = (7, 20.0) if args.quick else (15, 60.0)
-    print(f"bybit-exporter benchmark on {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    runs, window, stock_runs = (30, 20.0, 2) if args.quick else (100, 60.0, 3)
+    only = set(args.only.split(",")) if args.only else None
+
+    def wanted(name: str) -> bool:
+        return only is None or name in only
+
+    print(f"bybit-exporter benchmark on {os.cpu_count()} cores, python {sys.version.split()[0]}, "
+          f"baseline {args.baseline_rev}")
     print(f"default collectors: {', '.join(DEFAULT_COLLECT)}")
-    with tempfile.TemporaryDirectory() as tmp:
-        bench_small_rss(Path(tmp))
-        bench_fan_out(Path(tmp))
-        bench_scrape(Path(tmp), runs)
-        bench_scrape_whole(Path(tmp), runs)
-        bench_steady(Path(tmp), window, runs)
-        bench_steady_whole(Path(tmp), window)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        base = baseline_tree(tmp, args.baseline_rev)
+        if wanted("capacity"):
+            bench_capacity()
+        rss_all = 0.0
+        if wanted("scrape") or wanted("memory"):
+            _, rss_all = bench_scrape(tmp, 200, "30s", runs, stock_runs,
+                                      "200 accounts x every collector, 30 s")
+        if wanted("scrape"):
+            bench_scrape(tmp, 200, "600s", runs, stock_runs,
+                         "the same at 600 s (about 2 polls land a second)")
+            if not args.quick:
+                bench_scrape(tmp, 500, "60s", runs // 2, 2,
+                             "500 accounts x every collector (about 400k samples)")
+        if wanted("memory"):
+            bench_memory(tmp, base, 20 if args.quick else 40, rss_all)
+        if wanted("fanout"):
+            bench_fan_out(tmp, base)
+        if wanted("margin"):
+            bench_margin_first(tmp, base, window)
+        if wanted("cpu"):
+            bench_cpu(tmp, base, window)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 log = logging.getLogger("exporter.scheduling")
 
-MAX_WORKERS = 32  # margin data: wallet and positions
+MAX_WORKERS = 128  # margin data: wallet and positions; a first poll of 120 accounts in one wave
 SLOW_WORKERS = 8  # every other collector: never holds a thread margin data could use
 JITTER_FRACTION = 0.1
 FIRST_SUFFIX = "#first"
