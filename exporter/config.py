@@ -2,41 +2,28 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import ipaddress
-from urllib.parse import urlsplit
-
 import yaml
 
+# What an account is and may be lives in exporter.account, which the Bybit client reads
+# without importing this module; they are re-exported here for the config's users.
+from exporter.account import ACCOUNT_TYPES as ACCOUNT_TYPES
+from exporter.account import DEFAULT_COLLECT as DEFAULT_COLLECT
+from exporter.account import ENDPOINTS as ENDPOINTS
+from exporter.account import Account as Account
+from exporter.account import Secret as Secret
 from exporter.bybit import signing
 from exporter.bybit.endpoints import BY_COLLECTOR
-
-ACCOUNT_TYPES = ("UNIFIED", "CONTRACT", "SPOT")
-
-ENDPOINTS = {
-    "mainnet": "https://api.bybit.com",
-    "bytick": "https://api.bytick.com",
-    "testnet": "https://api-testnet.bybit.com",
-    "demo": "https://api-demo.bybit.com",
-    "nl": "https://api.bybit.nl",
-    "tr": "https://api.bybit.tr",
-    "kz": "https://api.bybit.kz",
-    "ge": "https://api.bybitgeorgia.ge",
-    "ae": "https://api.bybit.ae",
-    "eu": "https://api.bybit.eu",
-    "id": "https://api.bybit.id",
-    "jp": "https://api.manepa.jp",
-}
+from exporter.config_syntax import StrictLoader, is_loopback, os_reason, yaml_reason
+from exporter.config_syntax import format_duration as format_duration
+from exporter.config_syntax import parse_duration as parse_duration
 
 DEFAULTS = {"poll_interval": 30.0, "timeout": 10.0, "stale_after": 300.0}
-DEFAULT_COLLECT = tuple(c for c in ("wallet", "account_info", "positions", "assets", "funding",
-                                    "api_key", "transactions") if c in BY_COLLECTOR)
 UNIFIED_ONLY = ("transactions",)  # collectors that read the Unified account's own log
 MAX_HISTORY_SECONDS = 730 * 86400.0  # Bybit keeps two years of the transaction log
 TOP_KEYS = {"poll_interval", "timeout", "stale_after", "collect", "accounts", "intervals",
@@ -51,56 +38,7 @@ CREDENTIAL_KEYS = ("api_secret", "api_secret_file", "rsa_private_key_file")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _COIN = re.compile(r"^[A-Z0-9]+$")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _URL = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
-
-
-class Secret:
-    """A string that never shows itself in repr, str, logs or tracebacks."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-@dataclass(frozen=True)
-class Account:
-    name: str
-    api_key: Secret
-    api_secret: Secret | None
-    rsa_private_key: Secret | None
-    account_types: tuple[str, ...]
-    coins: tuple[str, ...]
-    endpoint: str
-    recv_window_ms: int
-    poll_interval: float
-    collect: tuple[str, ...] = DEFAULT_COLLECT
-    allow_insecure_http: bool = False
-    intervals: tuple[tuple[str, float], ...] = ()  # collector -> interval asked for
-    transactions_since: float = 0.0  # seconds of history to backfill on a first start
-
-    def interval_asked(self, collector: str) -> float | None:
-        return dict(self.intervals).get(collector)
-
-    @property
-    def key_type(self) -> str:
-        return "rsa" if self.rsa_private_key else "hmac"
 
 
 @dataclass(frozen=True)
@@ -119,53 +57,12 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-def parse_duration(raw: Any) -> float:
-    """Seconds from a number or a string such as 500ms, 30s, 5m, 1h, 7d, 1m30s."""
-    if isinstance(raw, bool):
-        raise ValueError("must be a duration such as 30s, 5m or a number of seconds")
-    if isinstance(raw, (int, float)):
-        seconds = float(raw)
-    elif isinstance(raw, str) and _DURATION_PART.sub("", raw.strip().lstrip("-")) == "" \
-            and raw.strip().lstrip("-"):
-        text = raw.strip()
-        parts = _DURATION_PART.findall(text)
-        seconds = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in parts)
-        seconds = -seconds if text.startswith("-") else seconds
-    else:
-        raise ValueError("must be a duration such as 30s, 5m or a number of seconds")
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError("must be greater than zero")
-    return seconds
-
-
-def format_duration(seconds: float) -> str:
-    return f"{seconds:g}s"
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key written twice in one mapping."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def load_file(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"config.file: cannot read {path}: {_os_reason(exc)}"]) from None
+        raise ConfigError([f"config.file: cannot read {path}: {os_reason(exc)}"]) from None
     return load_text(text, base_dir=path.parent,
                      environ=os.environ if environ is None else environ)
 
@@ -173,9 +70,9 @@ def load_file(path: str | os.PathLike[str], environ: Mapping[str, str] | None = 
 def load_text(text: str, base_dir: Path = Path("."),
               environ: Mapping[str, str] | None = None) -> Config:
     try:
-        raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a strict SafeLoader
+        raw = yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a strict SafeLoader
     except yaml.YAMLError as exc:
-        raise ConfigError([f"config: not valid YAML: {_yaml_reason(exc)}"]) from None
+        raise ConfigError([f"config: not valid YAML: {yaml_reason(exc)}"]) from None
     return build(raw, base_dir, os.environ if environ is None else environ)
 
 
@@ -412,7 +309,7 @@ class _Checker:
         try:
             text = full.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            self.fail(where, f"cannot read {full}: {_os_reason(exc)}")
+            self.fail(where, f"cannot read {full}: {os_reason(exc)}")
             return None
         if not text.strip():
             self.fail(where, f"{full} is empty")
@@ -463,7 +360,7 @@ class _Checker:
                       f"URL (got {raw!r})")
             return ""
         url = raw.rstrip("/")
-        if url.startswith("http://") and not insecure_allowed and not _is_loopback(url):
+        if url.startswith("http://") and not insecure_allowed and not is_loopback(url):
             # the API key and every signature would travel in clear text, and a signature can
             # be replayed within recv_window
             self.fail(where, f"http:// sends the API key and signatures unencrypted: use https "
@@ -477,16 +374,6 @@ class _Checker:
             self.fail(where, f"must be a whole number of milliseconds from 1 to 60000 (got {raw!r})")
             return 5000
         return raw
-
-
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def summary(config: Config) -> str:
@@ -505,13 +392,3 @@ def summary(config: Config) -> str:
                      + (f" transactions_since={format_duration(account.transactions_since)}"
                         if account.transactions_since else ""))
     return "\n".join(lines)
-
-
-def _os_reason(exc: Exception) -> str:
-    return getattr(exc, "strerror", None) or type(exc).__name__
-
-
-def _yaml_reason(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return f"{problem} at line {mark.line + 1}" if mark else problem

@@ -17,7 +17,7 @@ from exporter.bybit.budget import RequestBudget
 from exporter.bybit.clock import ServerClock
 from exporter.bybit.errors import (AUTH_CODES, CLOCK_CODES, PERMISSION_CODES, RATE_LIMIT_CODES,
                                    PollError, Reason)
-from exporter.config import Account
+from exporter.account import Account
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 RATE_LIMIT_FALLBACK_SECONDS = 2.0

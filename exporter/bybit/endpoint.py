@@ -11,7 +11,7 @@ from exporter.metrics.fields import Field, Translation
 
 if TYPE_CHECKING:
     from exporter.bybit.ledger import Source
-    from exporter.config import Account
+    from exporter.account import Account
 
 
 class InvalidResponse(ValueError):

@@ -7,11 +7,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from exporter.account import Account
 from exporter.bybit.budget import RequestBudget
 from exporter.bybit.client import BybitClient
 from exporter.bybit.clock import ServerClock
 from exporter.bybit.endpoints import BY_COLLECTOR
-from exporter.config import Account
 from exporter.service.ledger_poller import LedgerPoller
 from exporter.service.ledger_state import LedgerFiles
 from exporter.service.evidence import MarginEvidence, PositionQueries

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
+from exporter.account import Account
 from exporter.bybit.budget import MAX_REQUESTS, WINDOW_SECONDS
 from exporter.bybit.endpoints import BY_COLLECTOR, positions
-from exporter.config import Account
 
 BUDGET_PER_SECOND = MAX_REQUESTS / WINDOW_SECONDS
 TYPICAL_CALLED = 1  # position queries the evidence typically calls for: one settle coin

@@ -11,7 +11,7 @@ from exporter.metrics.fields import (Field, Reader, Translation, Unreadable, fla
                                      numbers)
 
 if TYPE_CHECKING:
-    from exporter.config import Account
+    from exporter.account import Account
 
 BY_MP = "Bybit documents the ...ByMp fields as equal to the plain ones."
 
