@@ -25,25 +25,34 @@ from exporter.bybit.endpoints.transactions import SOURCE  # noqa: E402
 from exporter.simulator import BybitSimulator  # noqa: E402
 
 ROWS_PER_ACCOUNT_PER_HOUR = 1000
+BACKLOG_SECONDS = 900
 WITH_TRANSACTIONS = ("wallet", "transactions")
 WITHOUT = ("wallet",)
 
 
+def book(ledger, rng: random.Random, time_ms: int) -> None:  # type: ignore[no-untyped-def]
+    ledger.trade(time_ms, "BTCUSDT", rng.choice(["Buy", "Sell"]), "0.01", "60000",
+                 cash_flow=rng.choice(["0", "1.5", "-2"]))
+
+
 def keep_booking(sim: BybitSimulator, accounts: list, stop: threading.Event) -> None:
-    """Fills and funding rows on random accounts at the busy rate, each at the server's now."""
+    """Fills on random accounts at the busy rate, each at the server's now, after the last
+    15 minutes' worth: every poll re-reads a 10-minute overlap as full as in a steady state."""
     rng = random.Random(7)
     per_second = ROWS_PER_ACCOUNT_PER_HOUR * len(accounts) / 3600
+    now = sim.now_ms()
+    for _ in range(int(per_second * BACKLOG_SECONDS)):
+        book(rng.choice(accounts).ledger, rng, now - rng.randrange(BACKLOG_SECONDS * 1000))
     while not stop.wait(0.1):
         for _ in range(int(per_second * 0.1 + rng.random())):
-            ledger = rng.choice(accounts).ledger
-            ledger.trade(sim.now_ms(), "BTCUSDT", rng.choice(["Buy", "Sell"]), "0.01", "60000",
-                         cash_flow=rng.choice(["0", "1.5", "-2"]))
+            book(rng.choice(accounts).ledger, rng, sim.now_ms())
 
 
 def measure(sim: BybitSimulator, accounts: list, names: list[str], collect: tuple[str, ...],
             tmp: Path, minutes: float) -> dict[str, float]:
     config = tmp / f"{'-'.join(collect)}.yaml"
     write_config(config, sim, accounts, names, "30s", collect)
+    config.write_text(f"transactions_since: {BACKLOG_SECONDS}s\n" + config.read_text())
     exporter = Exporter(config, ["--storage.path", str(tmp / "state")])
     try:
         exporter.wait_ready()

@@ -43,9 +43,14 @@ RowReader = Callable[[Mapping[str, Any], Reader, str], "Entry | None"]
 
 @dataclass(frozen=True)
 class Source:
-    """One log: where it is, how wide a window one request may ask for, how far back every poll
-    reads again (rows arrive late), and what a row adds (None: not counted yet, e.g. a deposit
-    still pending, so it is looked at again next time)."""
+    """One log: where it is, how wide a window one request may ask for, how far back a poll
+    reads again for rows that arrive late, and what a row adds (None: not counted yet, e.g. a
+    deposit still pending, so it is looked at again next time).
+
+    A busy log would cost pages of rows already counted at every poll: there, polls read back
+    only `light_overlap_ms`, and a sweep every `sweep_every_ms` reads back the whole overlap
+    from where the last sweep ended, so a row up to `overlap_ms` late is still counted, by the
+    next sweep at the latest. `sweep_every_ms` 0: every poll is a sweep."""
 
     name: str  # the key of its progress and seen rows in the state
     path: str
@@ -55,6 +60,8 @@ class Source:
     overlap_ms: int
     list_key: str  # result.<list_key> holds the rows
     entry: RowReader
+    sweep_every_ms: int = 0
+    light_overlap_ms: int = 0
 
     def rows(self, payload: Any) -> list[dict[str, Any]]:
         return list_of(result_of(payload), self.list_key, "result", MAX_ROWS_PER_PAGE,

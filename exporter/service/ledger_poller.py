@@ -34,6 +34,7 @@ class _Read:
 
     entries: list[Entry]
     read_until_ms: int | None  # None: no window was read whole
+    sweep: bool  # read back the whole overlap
 
 
 class LedgerPoller(Poller):
@@ -52,24 +53,31 @@ class LedgerPoller(Poller):
         collector = self.endpoint.collector
         with self.state.transaction(uid, collector) as ledger:
             origin = ledger.origin(now_ms - self.since_ms)
-            starts = {source.name: self._start(ledger, source, origin)
+            starts = {source.name: self._start(ledger, source, origin, now_ms)
                       for source in self.endpoint.sources}
         reader = Reader()
-        reads = {source.name: self._read(source, starts[source.name], now_ms, reader)
+        reads = {source.name: self._read(source, *starts[source.name], now_ms, reader)
                  for source in self.endpoint.sources}
         with self.state.transaction(uid, collector) as ledger:
             for source in self.endpoint.sources:
                 read = reads[source.name]
-                ledger.count(source, read.entries, origin, read.read_until_ms)
+                ledger.count(source, read.entries, origin, read.read_until_ms, read.sweep)
             totals = ledger.totals(self.endpoint.families)
         return Translation(samples(totals), tuple(reader.unreadable)), self._remaining
 
-    def _start(self, ledger: Ledger, source: Source, origin_ms: int) -> int:
-        read_until = ledger.read_until(source)
-        return origin_ms if read_until is None else max(origin_ms, read_until - source.overlap_ms)
+    def _start(self, ledger: Ledger, source: Source, origin_ms: int, now_ms: int
+               ) -> tuple[int, bool]:
+        """Where this poll reads the log from, and whether it is a sweep."""
+        read_until, swept = ledger.read_until(source), ledger.read_until(source, sweep=True)
+        if read_until is None or swept is None:
+            return origin_ms, True
+        if now_ms - swept >= source.sweep_every_ms:
+            return max(origin_ms, swept - source.overlap_ms), True
+        return max(origin_ms, read_until - source.light_overlap_ms), False
 
-    def _read(self, source: Source, start_ms: int, end_ms: int, reader: Reader) -> _Read:
-        read = _Read([], None)
+    def _read(self, source: Source, start_ms: int, sweep: bool, end_ms: int, reader: Reader
+              ) -> _Read:
+        read = _Read([], None, sweep)
         spans = windows(start_ms, end_ms, self._window_ms[source.name])[:MAX_WINDOWS_PER_POLL]
         for window_start, window_end in spans:
             if not self._read_window(source, window_start, window_end, reader, read.entries):

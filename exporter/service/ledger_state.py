@@ -58,15 +58,17 @@ class Ledger:
                               (self.uid, self.collector)).fetchone()
         return int(row[0])
 
-    def read_until(self, source: Source) -> int | None:
+    def read_until(self, source: Source, sweep: bool = False) -> int | None:
+        """How far the log has been read, by any poll, or by the last sweep."""
         row = self.db.execute("SELECT read_until_ms FROM progress WHERE uid = ? AND source = ?",
-                              (self.uid, source.name)).fetchone()
+                              (self.uid, _progress_key(source, sweep))).fetchone()
         return None if row is None else int(row[0])
 
     def count(self, source: Source, entries: Iterable[Entry], origin_ms: int,
-              read_until_ms: int | None) -> int:
+              read_until_ms: int | None, sweep: bool) -> int:
         """Add the rows not counted before (from the origin on) to the totals; move the source's
-        progress to `read_until_ms` (None: not moved). Returns how many rows were new."""
+        progress, and the sweep's if this was one, to `read_until_ms` (None: not moved).
+        Returns how many rows were new."""
         totals, new = Totals(), 0
         for entry in entries:
             if entry.time_ms < origin_ms:
@@ -79,12 +81,18 @@ class Ledger:
         for (family, labels), value in totals.items():
             self._add_total(family, labels, value)
         if read_until_ms is not None:
-            self.db.execute("INSERT OR REPLACE INTO progress VALUES (?, ?, ?)",
-                            (self.uid, source.name, read_until_ms))
+            self._move(source, False, max(read_until_ms, self.read_until(source) or 0))
+        if read_until_ms is not None and sweep:
+            self._move(source, True, read_until_ms)
+            # rows this old are before any window a poll will read again
             self.db.execute("DELETE FROM seen WHERE uid = ? AND source = ? AND time_ms < ?",
                             (self.uid, source.name,
                              read_until_ms - source.overlap_ms - KEEP_SEEN_MS))
         return new
+
+    def _move(self, source: Source, sweep: bool, read_until_ms: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO progress VALUES (?, ?, ?)",
+                        (self.uid, _progress_key(source, sweep), read_until_ms))
 
     def _add_total(self, family: Family, labels: tuple[str, ...], value: Decimal) -> None:
         key = (self.uid, self.collector, family.name, json.dumps(labels))
@@ -159,6 +167,10 @@ class LedgerFile:
             return StorageError(f"{where} is unreadable ({exc}): kept as {aside}; the totals "
                                 "start again from zero")
         return StorageError(f"{where}: {exc}")
+
+
+def _progress_key(source: Source, sweep: bool) -> str:
+    return f"{source.name}#sweep" if sweep else source.name
 
 
 def _open(name: str) -> sqlite3.Connection:

@@ -92,8 +92,9 @@ def _increments(row: Mapping[str, Any], reader: Reader, where: str, kind: str, c
 
 
 SOURCE = Source(name="transactions", path="/v5/account/transaction-log", query=QUERY,
-                uid_limit_per_second=25, window_ms=7 * DAY_MS - 1000, overlap_ms=15 * 60_000,
-                list_key="list", entry=entry)
+                uid_limit_per_second=25, window_ms=7 * DAY_MS - 1000, overlap_ms=10 * 60_000,
+                list_key="list", entry=entry, sweep_every_ms=5 * 60_000,
+                light_overlap_ms=60_000)
 
 EXAMPLE_ROWS = (  # (id, type, currency): one of each kind of row, and a type Bybit may add
     ("592324", "TRADE", "USDT"), ("592324", "SETTLEMENT", "USDT"),
