@@ -22,6 +22,7 @@ import gzip
 import http.client
 import json
 import os
+import re
 import secrets
 import statistics
 import subprocess
@@ -384,18 +385,19 @@ def bench_fan_out(tmp: Path, base: Path) -> None:
     report("  / bare-Python floor", f"{ratio:.2f}x", "<= 1.5x", ratio <= 1.5)
 
 
+LAST_SUCCESS = re.compile(r'^bybit_(collector_)?last_success_timestamp_seconds\{account="([^"]*)",'
+                          r'(?:account_type="[^"]*"|collector="positions")\} (\S+)$', re.M)
+
+
 def margin_ages(port: int, now: float) -> dict[str, float]:
-    """Per account: seconds since its wallet and its positions were both last polled."""
+    """Per account: seconds since its wallet and its positions were both last polled. Read
+    with a regular expression, not the exposition parser: parsing 300k samples twice a second
+    in this process would starve the simulator's threads of the interpreter."""
     wallet: dict[str, float] = {}
     positions: dict[str, float] = {}
-    for family in text_string_to_metric_families(served_samples(port)):
-        for sample in family.samples:
-            account = sample.labels.get("account", "")
-            if sample.name == "bybit_last_success_timestamp_seconds":
-                wallet[account] = min(wallet.get(account, sample.value), sample.value)
-            elif sample.name == "bybit_collector_last_success_timestamp_seconds" and \
-                    sample.labels.get("collector") == "positions":
-                positions[account] = sample.value
+    for collector, account, value in LAST_SUCCESS.findall(served_samples(port)):
+        into = positions if collector else wallet
+        into[account] = min(into.get(account, float(value)), float(value))
     return {a: now - min(wallet[a], positions[a]) for a in wallet if a in positions}
 
 

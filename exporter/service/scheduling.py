@@ -1,9 +1,9 @@
-"""APScheduler jobs: one per account, first run at once, then every poll_interval with jitter."""
+"""APScheduler jobs: one per account and collector, first run at once, then every interval from
+that first run, with jitter."""
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -22,8 +22,9 @@ FIRST_SUFFIX = "#first"
 
 
 class PollScheduler:
-    def __init__(self, workers: int, rng: random.Random | None = None):
-        self._rng = rng or random.Random()
+    def __init__(self, workers: int):
+        self._jobs: dict[str, object] = {}  # wanted jobs, each with the token of its add()
+        self._lock = threading.Lock()
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(workers),
                        "slow": ThreadPoolExecutor(SLOW_WORKERS)},
@@ -38,31 +39,45 @@ class PollScheduler:
 
     def add(self, job_id: str, poll: Callable[[], None], interval: float,
             slow: bool = False) -> None:
-        """Run `poll` now, then every `interval` seconds from a random phase, so that hundreds
-        of accounts spread over the interval instead of firing in the same second.
+        """Run `poll` now, then every `interval` seconds from the moment that first poll
+        started (with jitter). On a start with hundreds of accounts the request budget paces
+        the first polls over the interval, and they keep the phases it gave them: no account
+        is polled twice in the first interval (which would double what the budget must serve
+        then), none waits more than an interval between two polls, and they stay spread.
 
-        Two jobs: an interval job given an immediate first run would count its interval from
-        that run and lose the phase. A guard makes a run that finds the previous one still
-        going (the two jobs meeting, or a poll slower than its interval) skip quietly."""
-        poll = _skip_if_running(job_id, poll)
-        now = datetime.now(timezone.utc)
-        phase = timedelta(seconds=self._rng.uniform(0, interval))
-        trigger = IntervalTrigger(seconds=interval, start_date=now + phase,
-                                  jitter=interval * JITTER_FRACTION, timezone=timezone.utc)
+        A guard makes a run that finds the previous one still going (a poll slower than its
+        interval) skip quietly."""
+        guarded = _skip_if_running(job_id, poll)
         executor = "slow" if slow else "default"
-        self._scheduler.add_job(poll, trigger, id=job_id, name=job_id, replace_existing=True,
-                                executor=executor)
-        self._scheduler.add_job(poll, DateTrigger(now, timezone.utc), id=job_id + FIRST_SUFFIX,
-                                name=job_id + FIRST_SUFFIX, replace_existing=True,
-                                executor=executor)
+        token = object()
+        with self._lock:
+            self._jobs[job_id] = token
+
+        def first() -> None:
+            started = datetime.now(timezone.utc)
+            trigger = IntervalTrigger(seconds=interval,
+                                      start_date=started + timedelta(seconds=interval),
+                                      jitter=interval * JITTER_FRACTION, timezone=timezone.utc)
+            with self._lock:  # unless removed (or added anew) meanwhile
+                if self._jobs.get(job_id) is token:
+                    self._scheduler.add_job(guarded, trigger, id=job_id, name=job_id,
+                                            replace_existing=True, executor=executor)
+            guarded()
+
+        self._scheduler.add_job(first, DateTrigger(datetime.now(timezone.utc), timezone.utc),
+                                id=job_id + FIRST_SUFFIX, name=job_id + FIRST_SUFFIX,
+                                replace_existing=True, executor=executor)
 
     def remove(self, job_id: str) -> None:
-        for job in (job_id, job_id + FIRST_SUFFIX):
-            if self._scheduler.get_job(job):
-                self._scheduler.remove_job(job)
+        with self._lock:
+            self._jobs.pop(job_id, None)
+            for job in (job_id, job_id + FIRST_SUFFIX):
+                if self._scheduler.get_job(job):
+                    self._scheduler.remove_job(job)
 
     def job_ids(self) -> set[str]:
-        return {job.id for job in self._scheduler.get_jobs() if not job.id.endswith(FIRST_SUFFIX)}
+        with self._lock:
+            return set(self._jobs)
 
     def next_runs(self) -> dict[str, float]:
         """job id -> Unix time of its next run (the sooner of its two jobs); read only."""
