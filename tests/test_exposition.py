@@ -152,3 +152,19 @@ def test_nothing_is_served_for_a_target_before_its_first_poll_attempt_ends():
     samples = parse_samples(exposition.render(gzip=False).decode())
     assert samples[("bybit_up", (("account", "a"), ("account_type", "UNIFIED")))] == 0.0
     assert not any(("account", "b") in labels for _, labels in samples)
+
+
+def test_a_target_removed_by_a_reload_is_no_longer_served_and_a_late_poll_does_not_revive_it():
+    store = Store(stale_after=60)
+    exposition = FastExposition(store, SERVED)
+    a, b = key("a", "UNIFIED"), key("b", "UNIFIED")
+    store.set_targets({a: spec("UNIFIED"), b: spec("UNIFIED")})
+    store.record_success(a, snapshot(), 0.1, None)
+    store.record_success(b, snapshot(), 0.1, None)
+    assert b'account="b"' in exposition.render(gzip=False)
+    store.set_targets({a: spec("UNIFIED")})
+    store.record_success(b, snapshot(), 0.1, None)  # a poll of b that was under way
+    text = exposition.render(gzip=False)
+    assert b'account="b"' not in text and b'account="a"' in text
+    stock, fast, _ = both(store, exposition)
+    assert stock == fast
