@@ -63,10 +63,10 @@ def test_close_wakes_waiters():
 
 
 def test_margin_data_is_served_first_and_the_slow_collectors_keep_off_its_reserve():
-    """A short budget, a queue of slow requests and margin requests arriving behind them: every
-    margin request gets a slot before any slow one that was waiting, and the slow ones never
-    take the reserved slots."""
-    budget = RequestBudget(limit=4, window=0.3)
+    """A short budget (4 per window, 2 reserved for margin data): slow requests hold at most
+    2 slots, so margin requests arriving behind them get a slot at once; a margin request that
+    must wait for the window is served before every slow one that waited longer."""
+    budget = RequestBudget(limit=4, window=0.4)
     budget.reserve = 2
     order, lock = [], threading.Lock()
 
@@ -75,16 +75,40 @@ def test_margin_data_is_served_first_and_the_slow_collectors_keep_off_its_reserv
             with lock:
                 order.append(kind)
 
-    with budget.slot(priority=True), budget.slot(priority=True):
-        slow = [threading.Thread(target=request, args=("slow", False)) for _ in range(3)]
-        for thread in slow:
+    def start(kind: str, count: int) -> list[threading.Thread]:
+        threads = [threading.Thread(target=request, args=(kind, kind == "margin"))
+                   for _ in range(count)]
+        for thread in threads:
             thread.start()
         time.sleep(0.05)
-        assert order == []  # two slots free, but they are margin data's reserve
-        margin = [threading.Thread(target=request, args=("margin", True)) for _ in range(3)]
-        for thread in margin:
-            thread.start()
-        time.sleep(0.05)
-    for thread in slow + margin:
+        return threads
+
+    threads = start("slow", 3)
+    assert order == ["slow", "slow"]  # the third waits: the other two slots are reserved
+    threads += start("margin", 3)
+    assert order == ["slow", "slow", "margin", "margin"]  # at once, behind no slow request
+    for thread in threads:
         thread.join(5)
-    assert order[:3] == ["margin"] * 3 and sorted(order[3:]) == ["slow"] * 3
+    assert order[4:] == ["margin", "slow"]
+
+
+def test_when_margin_data_alone_exceeds_the_budget_the_others_keep_their_floor():
+    budget = RequestBudget(limit=5, window=0.3)
+    budget.reserve, budget.floor = 4, 1
+    taken, lock = [], threading.Lock()
+
+    def request(kind: str):
+        with budget.slot(kind == "margin"):
+            with lock:
+                taken.append((kind, time.monotonic()))
+
+    threads = [threading.Thread(target=request, args=("margin",)) for _ in range(12)]
+    threads += [threading.Thread(target=request, args=("slow",)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    first = taken[0][1]
+    windows = [[kind for kind, at in taken if w * 0.3 <= at - first < (w + 1) * 0.3]
+               for w in range(3)]
+    assert all(window.count("slow") == 1 and window.count("margin") == 4 for window in windows)

@@ -35,17 +35,22 @@ class RequestBudget:
         self._closed = False
         self._cond = threading.Condition()
         self._priority_waiting = 0
-        self.reserve = 0  # slots only priority requests may take (set from the plan)
+        self._slow: collections.deque[float | None] = collections.deque()  # None: in flight
+        # Set from the plan: the slots only margin data may take, and the slots the others
+        # keep even while margin data waits (0 when margin data fits the budget).
+        self.reserve = 0
+        self.floor = 0
 
     @contextlib.contextmanager
     def slot(self, priority: bool = False) -> Iterator[None]:
-        """A request's slot. Margin data asks with `priority`: while a priority request
-        waits, no other gets a slot, and the others never take the last `reserve` slots."""
+        """A request's slot. Margin data asks with `priority`: the others never hold more than
+        `limit - reserve` slots, and while a priority request waits they get one only within
+        their `floor`, which margin data leaves them."""
         self._acquire(priority)
         try:
             yield
         finally:
-            self._release()
+            self._release(priority)
 
     def _acquire(self, priority: bool) -> None:
         with self._cond:
@@ -64,17 +69,28 @@ class RequestBudget:
         now = self._clock()
         while self._finished and now - self._finished[0] >= self.window:
             self._finished.popleft()
-        room = self.limit if priority else self.limit - self.reserve
-        if self._in_flight + len(self._finished) >= room or \
-                (not priority and self._priority_waiting):
-            return False
-        self._in_flight += 1
-        return True
+        while self._slow and self._slow[0] is not None and now - self._slow[0] >= self.window:
+            self._slow.popleft()
+        in_use, slow = self._in_flight + len(self._finished), len(self._slow)
+        if priority:  # any slot but those the floor keeps for the others
+            allowed = in_use < self.limit and in_use - slow < self.limit - self.floor
+        else:  # their share, and while margin data waits only their floor
+            allowed = in_use < self.limit and slow < self.limit - self.reserve and \
+                (not self._priority_waiting or slow < self.floor)
+        if allowed:
+            self._in_flight += 1
+            if not priority:
+                self._slow.append(None)
+        return allowed
 
-    def _release(self) -> None:
+    def _release(self, priority: bool) -> None:
         with self._cond:
+            now = self._clock()
             self._in_flight -= 1
-            self._finished.append(self._clock())
+            self._finished.append(now)
+            if not priority:  # one of its in-flight marks becomes a finished time
+                self._slow.remove(None)
+                self._slow.append(now)
             self._cond.notify_all()
 
     def in_use(self) -> int:

@@ -28,6 +28,7 @@ from exporter.service.sharding import Shard
 from exporter.service.store import Store, TargetKey, TargetSpec
 
 log = logging.getLogger("exporter.service")
+SLOW_SHARE = 5  # when margin data does not fit the budget, the slow collectors keep 1/5 of it
 
 
 def process_metrics() -> Callable[[], bytes]:
@@ -104,9 +105,7 @@ class Exporter:
         accounts = self.shard.select(config.accounts)
         planned = plan(accounts, self.budget.limit / self.budget.window)
         intervals = planned.intervals
-        # what margin data needs is kept from the slow collectors
-        self.budget.reserve = min(self.budget.limit - 1,
-                                  math.ceil(planned.margin_rate * self.budget.window))
+        self._share_budget(planned.margin_rate)
         self.prices.timeout = config.timeout
         shared = Shared(self.budget, self.store, self.scheduler, self.clocks, self.prices.for_host,
                         config.timeout, self.ledgers)
@@ -127,6 +126,15 @@ class Exporter:
             for name in changed + added:
                 self.runners[name].start(phase)
         return {"added": len(added), "removed": len(removed), "changed": len(changed)}
+
+    def _share_budget(self, margin_rate: float) -> None:
+        """What margin data needs is kept from the slow collectors, which wait while margin
+        data waits; when margin data alone needs more than the budget, the slow collectors
+        keep a fifth of it, so that they are still polled (and readiness still comes)."""
+        limit, need = self.budget.limit, math.ceil(margin_rate * self.budget.window)
+        fits = need <= limit
+        self.budget.floor = 0 if fits else limit // SLOW_SHARE
+        self.budget.reserve = need if fits else limit - self.budget.floor
 
     def _targets(self) -> dict[TargetKey, TargetSpec]:
         targets: dict[TargetKey, TargetSpec] = {}
