@@ -2,7 +2,7 @@
 and the exporter's CPU and RSS at 200 accounts whose logs are busy (1,000 rows per account per
 hour), beside the same fleet without it, measured in the same run.
 
-    .venv/bin/python benchmarks/money_flows.py [--accounts 200] [--minutes 3]
+    .venv/bin/python benchmarks/money_flows.py [--accounts 200] [--minutes 6]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def book(ledger, rng: random.Random, time_ms: int) -> None:  # type: ignore[no-u
 
 def keep_booking(sim: BybitSimulator, accounts: list, stop: threading.Event) -> None:
     """Fills on random accounts at the busy rate, each at the server's now, after the last
-    15 minutes' worth: every poll re-reads a 10-minute overlap as full as in a steady state."""
+    15 minutes' worth: what polls and sweeps read again is as full as in a steady state."""
     rng = random.Random(7)
     per_second = ROWS_PER_ACCOUNT_PER_HOUR * len(accounts) / 3600
     now = sim.now_ms()
@@ -78,7 +78,7 @@ def measure(sim: BybitSimulator, accounts: list, names: list[str], collect: tupl
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=200)
-    parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--minutes", type=float, default=6.0)  # more than a sweep period
     args = parser.parse_args()
     sim_accounts, names = fleet(args.accounts, 30)
     sim = BybitSimulator(sim_accounts).start()
