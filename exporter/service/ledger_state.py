@@ -36,7 +36,10 @@ CREATE TABLE IF NOT EXISTS totals (uid TEXT NOT NULL, collector TEXT NOT NULL,
 """
 UNREADABLE_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
 BUSY_TIMEOUT_SECONDS = 10.0
-KEEP_SEEN_MS = 86_400_000  # rows counted are remembered this long past the re-read overlap
+# Rows counted are remembered this long past the overlap a sweep reads again: a margin for
+# Bybit's clock as measured moving back. Kept small: a busy log's rows fill memory without
+# --storage.path.
+KEEP_SEEN_MS = 10 * 60_000
 
 
 class StorageError(PollError):
@@ -83,7 +86,7 @@ class Ledger:
         if read_until_ms is not None:
             self._move(source, False, max(read_until_ms, self.read_until(source) or 0))
         if read_until_ms is not None and sweep:
-            self._move(source, True, read_until_ms)
+            self._move(source, True, max(read_until_ms, self.read_until(source, True) or 0))
             # rows this old are before any window a poll will read again
             self.db.execute("DELETE FROM seen WHERE uid = ? AND source = ? AND time_ms < ?",
                             (self.uid, source.name,
