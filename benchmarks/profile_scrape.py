@@ -73,6 +73,8 @@ def main() -> None:
     parser.add_argument("--collect", default=None, help="e.g. wallet; default: every collector")
     parser.add_argument("--inside", default="_metrics (exporter/web/routes.py",
                         help="summarize the stacks through this frame; '' for all")
+    parser.add_argument("--pause", type=float, default=1.0, help="seconds between scrapes")
+    parser.add_argument("--count", type=int, default=0, help="scrapes (default: --seconds)")
     parser.add_argument("--no-scrape", dest="scrape", action="store_false",
                         help="no scrapes: only the polls' CPU")
     parser.add_argument("--top", type=int, default=25)
@@ -91,22 +93,22 @@ def main() -> None:
             py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
             spy = subprocess.Popen([py_spy, "record", "--pid", str(exporter.proc.pid),
                                     "--format", "raw", "--output", str(raw), "--threads",
-                                    "--rate", "500", "--duration", str(args.seconds),
+                                    "--rate", "200", "--duration", str(args.seconds),
                                     "--nonblocking"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cpu, wall = exporter.cpu_seconds(), time.monotonic()
         if args.scrape:  # from a process of its own: the simulator's threads are not in its way
-            times = timed_scrapes(exporter.port, args.seconds, 1.0)
+            times = timed_scrapes(exporter.port, args.count or args.seconds, args.pause)
         else:
             time.sleep(args.seconds)
             times = [0.0]
-        print(f"  {len(times)} scrapes, a second apart, polls every {args.interval}: "
+        print(f"  {len(times)} scrapes, {args.pause:g} s apart, polls every {args.interval}: "
               f"median {statistics.median(times) * 1000:.1f} ms, "
               f"p99 {percentile(times, 0.99) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms")
         print(f"  exporter RSS {exporter.rss_mb():.1f} MB, CPU "
               f"{100 * (exporter.cpu_seconds() - cpu) / (time.monotonic() - wall):.1f} % of a core")
         if spy is not None:
-            spy.wait(60)
+            spy.wait(args.seconds + 300)
             summarize(raw, args.top, args.inside)
 
 
