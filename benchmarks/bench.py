@@ -504,7 +504,8 @@ def main() -> None:
                                       "200 accounts x every collector, 30 s")
         if wanted("scrape"):
             bench_scrape(tmp, 200, "600s", runs, stock_runs,
-                         "the same at 600 s (about 2 polls land a second)")
+                         "the same at 600 s (few polls land: each keeps the phase of its "
+                         "first, and those came in a burst)")
             if not args.quick:
                 bench_scrape(tmp, 500, "60s", runs // 2, 2,
                              "500 accounts x every collector (about 400k samples)")
