@@ -16,7 +16,7 @@ from exporter.bybit.endpoints import transactions
 from exporter.bybit.ledger import Totals, add
 from exporter.metrics.fields import Reader
 from exporter.simulator.ledger import Ledger
-from tests.conftest import unified_account, wait_for
+from tests.conftest import sample, unified_account, wait_for
 
 SECRET = "FLOWSECRET0123456789"
 FAMILIES = {family.name for family in transactions.FAMILIES}
@@ -109,3 +109,31 @@ def test_killed_mid_poll_and_restarted_it_neither_loses_nor_doubles_a_row(
     final.stop()
     again = exporter_process(args)
     wait_for(lambda: exported(again) == want, timeout=15, interval=0.5)
+
+
+def test_a_broken_storage_fails_only_the_money_flow_collectors(simulator, exporter_process,
+                                                             tmp_path):
+    account = unified_account("BROKENKEY01", SECRET)
+    sim = simulator([account])
+    (tmp_path / "a-file").write_text("where the storage directory should be")
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent(f"""
+        poll_interval: 300ms
+        accounts:
+          - name: broken
+            api_key: BROKENKEY01
+            api_secret: {SECRET}
+            endpoint: {sim.url}
+            collect: [wallet, positions, transactions]
+    """))
+    process = exporter_process(["--config.file", str(config),
+                                "--storage.path", str(tmp_path / "a-file" / "state")])
+    process.wait_ready()
+    samples = process.samples()
+    assert sample(samples, "bybit_up", account="broken", account_type="UNIFIED") == 1
+    assert sample(samples, "bybit_collector_up", account="broken", collector="positions") == 1
+    assert sample(samples, "bybit_collector_up", account="broken", collector="transactions") == 0
+    assert sample(samples, "bybit_collector_failing", account="broken",
+                  collector="transactions", reason="storage") == 1
+    process.stop()
+    assert "a-file/state/broken.sqlite" in process.output
