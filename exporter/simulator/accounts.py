@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.simulator.ledger import Ledger
-from exporter.simulator.positions import Position
+from exporter.simulator.positions import Position, margins
 from exporter.simulator.transfers import Deposit, InternalDeposit, Withdrawal
-from exporter.simulator.wallets import Holding, WalletFn
+from exporter.simulator.wallets import EMPTY_COIN, Holding, WalletFn, num
 
 Permissions = Mapping[str, tuple[str, ...]]
 
@@ -108,6 +108,20 @@ class SimAccount:
 
     def entry(self, account_type: str, elapsed: float, coins: list[str] | None) -> dict[str, Any]:
         entry = dict(self.wallets[account_type](elapsed))
+        if account_type == "UNIFIED":
+            entry["coin"] = with_position_margin(entry["coin"], margins(self.positions))
         entry["coin"] = [c for c in entry["coin"] if c["coin"] not in self.hidden_coins
                          and (not coins or c["coin"] in coins)]
         return entry
+
+
+def with_position_margin(coins: list[dict[str, Any]], margin: dict[str, tuple[float, float]]
+                         ) -> list[dict[str, Any]]:
+    """Each coin's totalPositionIM and totalPositionMM from the open positions settled in it;
+    a settle coin the wallet does not hold is listed for its margin (Bybit lists every coin
+    with assets or liabilities, and a position's margin is one)."""
+    listed = {c["coin"] for c in coins}
+    extra = [{**EMPTY_COIN, "coin": coin} for coin in margin if coin not in listed]
+    return [{**c, "totalPositionIM": num(margin.get(c["coin"], (0.0, 0.0))[0]),
+             "totalPositionMM": num(margin.get(c["coin"], (0.0, 0.0))[1])}
+            for c in coins + extra]

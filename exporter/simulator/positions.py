@@ -78,12 +78,29 @@ def _common(p: Position, mark: float, now_ms: int) -> dict[str, Any]:
     }
 
 
+def _value(p: Position) -> float:
+    """The position's value at entry, in its settle coin."""
+    return p.size / p.avg_price if p.category == "inverse" else p.size * p.avg_price
+
+
+def margins(positions: Sequence[Position]) -> dict[str, tuple[float, float]]:
+    """Initial and maintenance margin of the open positions, by settle coin: what the wallet
+    answer's totalPositionIM and totalPositionMM say of each coin."""
+    found: dict[str, tuple[float, float]] = {}
+    for p in positions:
+        if p.size > 0:
+            im, mm = found.get(p.settle_coin, (0.0, 0.0))
+            found[p.settle_coin] = (im + _value(p) / p.leverage, mm + _value(p) * 0.005)
+    return found
+
+
 def _open(p: Position, mark: float) -> dict[str, Any]:
     sign = 1 if p.side == "Buy" else -1
     if p.category == "inverse":
-        value, pnl = p.size / p.avg_price, sign * p.size * (1 / p.avg_price - 1 / mark)
+        pnl = sign * p.size * (1 / p.avg_price - 1 / mark)
     else:
-        value, pnl = p.size * p.avg_price, sign * p.size * (mark - p.avg_price)
+        pnl = sign * p.size * (mark - p.avg_price)
+    value = _value(p)
     im, mm = value / p.leverage, value * 0.005
     return {
         "side": p.side, "size": f"{p.size:.0f}" if p.category == "inverse" else f"{p.size:.3f}",

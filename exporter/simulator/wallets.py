@@ -51,6 +51,16 @@ def _unified_coin(h: Holding, t: float, upnl: float) -> dict[str, Any]:
     }
 
 
+# A UNIFIED coin entry with nothing in it but what a caller sets (a position's margin)
+EMPTY_COIN: dict[str, Any] = {
+    "equity": "0", "usdValue": "0", "walletBalance": "0", "free": "", "locked": "0",
+    "spotHedgingQty": "0", "borrowAmount": "0", "spotBorrow": "0", "availableToWithdraw": "",
+    "accruedInterest": "0", "totalOrderIM": "0", "totalPositionIM": "0", "totalPositionMM": "0",
+    "unrealisedPnl": "0", "cumRealisedPnl": "0", "bonus": "0", "marginCollateral": True,
+    "collateralSwitch": True, "availableToBorrow": "", "colRes": "1",
+}
+
+
 def unified_wallet(holdings: list[Holding], mm_rate: RateFn, isolated: bool = False) -> WalletFn:
     """A UNIFIED entry; `isolated`: isolated margin, where the account-wide margin fields are ""."""
 
