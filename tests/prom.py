@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
 import requests
 
-from tests.conftest import free_port, wait_for
+from tests.conftest import debian_tool, free_port, wait_for
 
 
 def binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is missing: .ci/run must install Debian's prometheus package")
-        pytest.skip(f"{name} not installed (apt-get install prometheus)")
-    return path
+    """prometheus or promtool, from Debian's prometheus package."""
+    return debian_tool(name, "prometheus")
 
 
 class Prometheus:
