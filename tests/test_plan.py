@@ -55,3 +55,14 @@ def test_every_account_type_costs_a_wallet_request():
     two = plan([dataclasses.replace(a, account_types=("UNIFIED", "CONTRACT"))
                 for a in accounts(10, collect=("wallet",))])
     assert two.wanted_rate == 2 * one.wanted_rate
+
+
+def test_intervals_asked_for_in_the_config_are_the_ones_planned():
+    asked = [dataclasses.replace(account, intervals=(("funding", 900.0), ("transactions", 10.0)))
+             for account in accounts(3)]
+    result = plan(asked)
+    assert result.interval("a0", "funding") == 900.0
+    assert result.interval("a0", "transactions") == 30.0  # never below poll_interval
+    assert result.interval("a0", "assets") == 300.0  # the collector's own
+    change = 3 * ((1 / 900 - 1 / 300) + (1 / 30 - 1 / 60))  # funding slower, the log faster
+    assert result.wanted_rate == pytest.approx(plan(accounts(3)).wanted_rate + change)
