@@ -38,8 +38,14 @@ def collectors() -> str:
         lines.append(_row(f"`{endpoint.collector}`", paths,
                           _default(endpoint.collector),
                           every, _requests(endpoint),
-                          f"{endpoint.uid_limit_per_second:g}/s", endpoint.permission))
+                          "<br>".join(_rate(source.uid_limit_per_second)
+                                      for source in endpoint.sources)
+                          or _rate(endpoint.uid_limit_per_second), endpoint.permission))
     return "\n".join(lines)
+
+
+def _rate(per_second: float) -> str:
+    return f"{per_second:g}/s" if per_second == int(per_second) else f"{per_second * 60:g}/min"
 
 
 def _default(collector: str) -> str:

@@ -111,6 +111,6 @@ ENDPOINT = Endpoint(
     example=example,
     interval=300.0,
     paginated=True,
-    permission="Wallet",
+    permission="Wallet (withdrawal records: a master key)",
     sources=SOURCES,
 )
