@@ -32,10 +32,13 @@ def book_some(ledger: Ledger, rng: random.Random, now_ms: int) -> None:
                         late_ms=late)
     if rng.random() < 0.3:  # Bybit's own example: a SETTLEMENT row with the fill's id
         ledger.funding(time_ms, "BTCUSDT", "Buy", "0.5", "60000", "0.0001", row_id=fill.id)
+    # ids of their own: the simulator's default ids come from the time, and two rows of one
+    # type at the same millisecond would be one row to Bybit
     if rng.random() < 0.2:
-        ledger.interest(time_ms, "USDT", Decimal(rng.randrange(1, 99)) / 1000)
+        ledger.interest(time_ms, "USDT", Decimal(rng.randrange(1, 99)) / 1000,
+                        row_id=f"L-I-I-{fill.id}")
     if rng.random() < 0.1:
-        ledger.transfer_in(time_ms, "USDT", rng.randrange(10, 1000))
+        ledger.transfer_in(time_ms, "USDT", rng.randrange(10, 1000), row_id=f"T-{fill.id}")
 
 
 def expected(ledger: Ledger) -> dict[tuple[str, tuple[str, ...]], float]:
