@@ -78,7 +78,8 @@ class Client:
     def __init__(self, server: LogServer):
         self.server, self.account, self.clock = server, ACCOUNT, server.clock
 
-    def get(self, path: str, query: str, uid_limit_per_second: float = 50) -> Response:
+    def get(self, path: str, query: str, uid_limit_per_second: float = 50,
+            priority: bool = False) -> Response:
         return self.server.get(path, query, uid_limit_per_second)
 
 

@@ -107,6 +107,16 @@ def list_of(container: Mapping[str, Any], key: str, where: str, limit: int = 10_
     return items
 
 
+def next_cursor(payload: Any, list_key: str = "list") -> str:
+    """The cursor of the next page, exactly as Bybit gave it (already URL-encoded); "" on the
+    last page: no cursor, or a page without rows."""
+    result = payload.get("result") if isinstance(payload, dict) else None
+    if not isinstance(result, dict) or not result.get(list_key):
+        return ""
+    cursor = result.get("nextPageCursor")
+    return cursor if isinstance(cursor, str) else ""
+
+
 def name_of(item: Mapping[str, Any], key: str, where: str) -> str:
     """An identifying name (coin, symbol...): a short printable string, or InvalidResponse."""
     name = item.get(key)

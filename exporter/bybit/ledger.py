@@ -11,8 +11,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from exporter.bybit.endpoint import Context, InvalidResponse, list_of, result_of
 from exporter.metrics.family import Family, Type
-from exporter.metrics.fields import (PREVIEW_CHARS, Reader, Sample, Translation, UnreadableField,
-                                     number)
+from exporter.metrics.fields import Reader, Sample, Translation, number
 
 DAY_MS = 86_400_000
 MAX_ROWS_PER_PAGE = 50
@@ -74,12 +73,6 @@ class Source:
             if entry is not None:
                 found.append(entry)
         return found
-
-
-def next_cursor(payload: Any) -> str:
-    """The cursor of the next page, exactly as Bybit gave it (already URL-encoded), or ""."""
-    cursor = result_of(payload).get("nextPageCursor")
-    return cursor if isinstance(cursor, str) else ""
 
 
 def windows(start_ms: int, end_ms: int, width_ms: int) -> list[tuple[int, int]]:
@@ -151,7 +144,7 @@ def identity(row: Mapping[str, Any], reader: Reader, where: str, keys: Sequence[
             value = str(value)
         if not isinstance(value, str) or not value or len(value) > MAX_IDENTITY_CHARS \
                 or not value.isprintable():
-            reader.unreadable.append(_unreadable(where, key, value))
+            reader.note(where, key, value)
             return None
         values.append(value)
     return tuple(values)
@@ -166,10 +159,7 @@ def millis(row: Mapping[str, Any], reader: Reader, where: str, key: str) -> int 
     except ValueError:
         parsed = None
     if parsed is None or parsed <= 0:
-        reader.unreadable.append(_unreadable(where, key, value))
+        reader.note(where, key, value)
         return None
     return int(parsed * 1000) if parsed < 1e11 else int(parsed)
 
-
-def _unreadable(where: str, key: str, value: Any) -> UnreadableField:
-    return UnreadableField(f"{where} {key}", str(value)[:PREVIEW_CHARS])

@@ -194,11 +194,12 @@ class Reader:
         try:
             return item.kind(value)
         except Unreadable:
-            self._note(item, value, where)
+            self.note(where, item.key, value)
             return None
 
-    def _note(self, item: Field, value: Any, where: str) -> None:
-        self.unreadable.append(UnreadableField(f"{where} {item.key}".strip(), _preview(value)))
+    def note(self, where: str, key: str, value: Any) -> None:
+        """An unreadable value: where it is, and the start of what it was."""
+        self.unreadable.append(UnreadableField(f"{where} {key}".strip(), _preview(value)))
 
     def emit(self, family: Family, labels: tuple[str, ...], value: float | None) -> None:
         if value is not None:
@@ -214,7 +215,7 @@ class Reader:
             try:
                 value = item.kind(raw)
             except Unreadable:
-                self._note(item, raw, where)
+                self.note(where, item.key, raw)
                 value = None
             values[item.key] = value
             if item.family is not None and type(value) is float:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 from exporter.bybit.client import BybitClient
-from exporter.bybit.endpoint import Endpoint, InvalidResponse, Target, result_of
-from exporter.bybit.ledger import Entry, Source, next_cursor, samples, windows
+from exporter.bybit.endpoint import Endpoint, InvalidResponse, Target, next_cursor, result_of
+from exporter.bybit.ledger import Entry, Source, samples, windows
 from exporter.metrics.fields import Reader, Translation
 from exporter.service.ledger_state import Ledger, LedgerFile
 from exporter.service.poller import Poller, Prices, no_prices
@@ -46,7 +46,6 @@ class LedgerPoller(Poller):
         self.since_ms = int(since_seconds * 1000)
         self._uid: str | None = None
         self._window_ms = {source.name: source.window_ms for source in endpoint.sources}
-        self._remaining: int | None = None
 
     def _collect(self, target: Target) -> tuple[Translation, int | None]:
         uid, now_ms = self._bybit_uid(), self.client.clock.now_ms()
@@ -99,15 +98,10 @@ class LedgerPoller(Poller):
             payload = self._get(source.path, f"{query}&cursor={cursor}" if cursor else query,
                                 source.uid_limit_per_second)
             entries.extend(source.entries(payload, reader))
-            cursor = next_cursor(payload) if source.rows(payload) else ""
+            cursor = next_cursor(payload, source.list_key)
             if not cursor:
                 return True
         return False
-
-    def _get(self, path: str, query: str, uid_limit_per_second: float) -> Any:
-        response = self.client.get(path, query, uid_limit_per_second)
-        self._remaining = response.rate_limit_remaining
-        return response.payload
 
     def _bybit_uid(self) -> str:
         """The UID behind the key, asked once per process."""

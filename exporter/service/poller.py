@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from exporter.bybit.budget import BudgetClosed
 from exporter.bybit.client import BybitClient
-from exporter.bybit.endpoint import Context, Endpoint, InvalidResponse, Target
+from exporter.bybit.endpoint import Context, Endpoint, InvalidResponse, Target, next_cursor
 from exporter.bybit.errors import PollError, Reason
 from exporter.metrics.fields import Translation
 from exporter.service.store import Store, TargetKey
@@ -106,21 +106,24 @@ class Poller:
     def _fetch(self, target: Target) -> tuple[list[tuple[str, Any]], int | None]:
         """Every page of every query asked now, as (query, payload)."""
         answers: list[tuple[str, Any]] = []
-        remaining = self._remaining  # if no query is asked, the last one heard
         queries = target.queries if self.choose is None else self.choose(target)
         for query in queries:
             cursor = ""
             for _ in range(MAX_PAGES):
                 paged = f"{query}&cursor={cursor}" if cursor else query
-                response = self.client.get(self.endpoint.path, paged,
-                                           self.endpoint.uid_limit_per_second,
-                                           priority=self.endpoint.margin)
-                answers.append((query, response.payload))
-                remaining = self._remaining = response.rate_limit_remaining
-                cursor = _next_cursor(response.payload) if self.endpoint.paginated else ""
+                payload = self._get(self.endpoint.path, paged, self.endpoint.uid_limit_per_second)
+                answers.append((query, payload))
+                cursor = next_cursor(payload) if self.endpoint.paginated else ""
                 if not cursor:
                     break
-        return answers, remaining
+        return answers, self._remaining  # if no query was asked, the last one heard
+
+    def _get(self, path: str, query: str, uid_limit_per_second: float) -> Any:
+        """One signed GET (margin data first in the budget); notes the rate limit left."""
+        response = self.client.get(path, query, uid_limit_per_second,
+                                   priority=self.endpoint.margin)
+        self._remaining = response.rate_limit_remaining
+        return response.payload
 
     def _not_offered(self, error: PollError) -> PollError:
         """Bybit's regional sites answer 404 for endpoints they do not offer: for a collector
@@ -185,11 +188,3 @@ class Poller:
         fields.update({k: v for k, v in more.items() if v is not None})
         return {"fields": fields}
 
-
-def _next_cursor(payload: Any) -> str:
-    result = payload.get("result") if isinstance(payload, dict) else None
-    cursor = result.get("nextPageCursor") if isinstance(result, dict) else None
-    page = result.get("list") if isinstance(result, dict) else None
-    if not isinstance(cursor, str) or not page:
-        return ""
-    return cursor
