@@ -13,7 +13,7 @@ from exporter.metrics import render as exposition_module
 from exporter.metrics.catalogue import SERVED
 from exporter.metrics.family import WALLET_HEALTH
 from exporter.metrics.fields import Sample, Translation, flag
-from exporter.metrics.render import FastExposition
+from exporter.metrics.render import FastExposition, chunk_text
 from exporter.service.store import Store, TargetKey, TargetSpec
 from tests.conftest import parse_samples
 from tests.test_collection import FakeClock
@@ -135,7 +135,7 @@ def test_an_unchanged_snapshot_reuses_its_rendered_values_and_updates_health():
     assert after.values is before.values
     assert after.health["bybit_poll_errors_total"] is before.health["bybit_poll_errors_total"]
     assert after.health["bybit_poll_duration_seconds"] != before.health["bybit_poll_duration_seconds"]
-    assert b"} 9.0" in after.health["bybit_rate_limit_remaining"].plain
+    assert b"} 9.0" in chunk_text(after.health["bybit_rate_limit_remaining"])
     store.record_success(target, snapshot(coins={}), 0.2, 9)
     assert "bybit_coin_equity" not in exposition.rendered(target).values
     stock, fast, _ = both(store, exposition)
@@ -168,3 +168,41 @@ def test_a_target_removed_by_a_reload_is_no_longer_served_and_a_late_poll_does_n
     assert b'account="b"' not in text and b'account="a"' in text
     stock, fast, _ = both(store, exposition)
     assert stock == fast
+
+
+accounts = st.sampled_from(["a", "b", "c", "d", "e"])
+steps = st.lists(st.one_of(
+    st.tuples(st.just("success"), accounts, st.dictionaries(
+        st.sampled_from(["BTC", "ETH", "USDT"]), st.dictionaries(
+            st.sampled_from(sorted(COIN_METRICS)), values, max_size=3), max_size=3)),
+    st.tuples(st.just("failure"), accounts, st.just({})),
+    st.tuples(st.just("targets"), st.frozensets(accounts), st.just({})),
+    st.tuples(st.just("stale"), st.just(""), st.just({}))), max_size=25)
+
+
+@settings(max_examples=80, deadline=None)
+@given(steps=steps)
+def test_the_gzip_body_stays_valid_through_any_changes(steps):
+    """Targets come, change, fail, go stale and go: after every step the gzip body passes a
+    strict decoder (CRC-32 and length in its trailer) and holds the stock path's samples."""
+    clock = FakeClock()
+    store = Store(stale_after=60, clock=clock)
+    exposition = FastExposition(store, SERVED)
+    targets = {"a", "b", "c", "d", "e"}
+    store.set_targets({key(name, "UNIFIED"): spec("UNIFIED") for name in targets})
+    for kind, subject, coins in steps:
+        if kind == "success" and subject in targets:
+            store.record_success(key(subject, "UNIFIED"), snapshot(coins=coins), 0.1, 5)
+        elif kind == "failure" and subject in targets:
+            store.record_failure(key(subject, "UNIFIED"), Reason.TIMEOUT, 1.0)
+        elif kind == "targets":
+            targets = set(subject)
+            store.set_targets({key(name, "UNIFIED"): spec("UNIFIED") for name in targets})
+        elif kind == "stale":
+            clock.now += 61
+        zipped = exposition.render(gzip=True)
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        plain = decoder.decompress(zipped)
+        assert decoder.eof and not decoder.unused_data
+        assert parse_samples(plain.decode()) == parse_samples(
+            generate_latest(build_registry(store)).decode())

@@ -5,8 +5,8 @@ joins bytes, with no loop over targets or chunks in Python.
 gzip without compressing at scrape time: every chunk is a raw deflate stream of its own, ended
 with a sync flush (byte-aligned, not final, no back-references outside itself), so chunks can
 be concatenated in any order into one valid deflate stream. The scrape adds the gzip header, an
-empty final block and the CRC-32 of the plain bytes (checksummed family by family, without
-joining the whole plain body).
+empty final block and the CRC-32 of the plain text, combined from the chunks' own CRC-32s
+(exporter.metrics.crc): the plain text is not kept.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Sequence
 from prometheus_client import utils as prometheus_utils
 
 from exporter.bybit.errors import REASONS
+from exporter.metrics.crc import Concatenation, combiner
 from exporter.metrics.family import INVALID_FIELDS, Family
 from exporter.metrics.snapshot import StateSource, TargetKey, TargetState
 
@@ -37,10 +38,14 @@ _float_to_go: Callable[[float], str] = prometheus_utils.floatToGoString  # untyp
 ExporterSample = tuple[Family, tuple[str, ...], float]
 
 
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    plain: bytes
-    deflated: bytes
+# (deflated bytes, CRC-32 of the plain text, its length). A plain tuple of atomic values, which
+# the garbage collector stops tracking (a NamedTuple it would track: 17,000 more objects in
+# each of its full passes, which hold the interpreter lock while a scrape waits).
+Chunk = tuple[bytes, int, int]
+
+
+def chunk_text(chunk: Chunk) -> bytes:
+    return zlib.decompressobj(-zlib.MAX_WBITS).decompress(chunk[0])
 
 
 def stored_block(plain: bytes) -> bytes:
@@ -49,20 +54,25 @@ def stored_block(plain: bytes) -> bytes:
     return b"".join(b"\x00" + struct.pack("<HH", len(b), len(b) ^ 0xFFFF) + b for b in blocks)
 
 
-def make_chunk(plain: bytes) -> Chunk:
+def make_chunk(plain: bytes, crc: int | None = None) -> Chunk:
+    crc = zlib.crc32(plain) if crc is None else crc
     if len(plain) < STORE_BELOW:  # not worth a compressor: a stored (uncompressed) block
-        return Chunk(plain, stored_block(plain))
+        return stored_block(plain), crc, len(plain)
     compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -WINDOW_BITS, MEMORY_LEVEL)
-    return Chunk(plain, compressor.compress(plain) + compressor.flush(zlib.Z_SYNC_FLUSH))
+    return compressor.compress(plain) + compressor.flush(zlib.Z_SYNC_FLUSH), crc, len(plain)
 
 
 def _chunks(lines: dict[str, list[str]], previous: dict[str, Chunk]) -> dict[str, Chunk]:
-    """One chunk per family; a family whose text did not change keeps its compressed chunk."""
+    """One chunk per family; a family whose text did not change keeps its compressed chunk
+    (the same text: checked by inflating the old chunk, which is far cheaper than deflating,
+    once its length and CRC-32 agree)."""
     chunks = {}
     for name, group in lines.items():
         plain = "".join(group).encode()
+        crc = zlib.crc32(plain)
         old = previous.get(name)
-        chunks[name] = old if old is not None and old.plain == plain else make_chunk(plain)
+        same = old is not None and old[1:] == (crc, len(plain)) and chunk_text(old) == plain
+        chunks[name] = old if same and old is not None else make_chunk(plain, crc)
     return chunks
 
 
@@ -170,10 +180,7 @@ class FastExposition:
         self.exporter_samples = exporter_samples
         self.extra = extra  # e.g. process metrics: small, rendered on every scrape
         self._rendered: dict[TargetKey, tuple[TargetState, RenderedTarget]] = {}
-        # family -> target -> its chunk's plain text / deflated bytes (two dicts changed
-        # together, so that their values come in the same order)
-        self._plain: dict[str, dict[TargetKey, bytes]] = {name: {} for name in self.order}
-        self._deflated: dict[str, dict[TargetKey, bytes]] = {name: {} for name in self.order}
+        self._filed = {name: _Filed() for name in self.order}  # each target's chunk, by family
         self._expiry: dict[TargetKey, float] = {}  # targets whose values are filed: stale after
         self._next_expiry = math.inf
         self._stale_after = store.stale_after
@@ -210,10 +217,9 @@ class FastExposition:
         if old is not None:
             self._unfile(key, [name for name in (*old.values, *old.health) if name not in served])
         for name, chunk in served.items():
-            plain = self._plain.get(name)
-            if plain is not None:  # a family not served (not in `families`) is left out
-                plain[key] = chunk.plain
-                self._deflated[name][key] = chunk.deflated
+            filed = self._filed.get(name)
+            if filed is not None:  # a family not served (not in `families`) is left out
+                filed.put(key, chunk)
         if fresh and state.last_success is not None:
             self._expiry[key] = state.last_success + self._stale_after
             self._next_expiry = min(self._next_expiry, self._expiry[key])
@@ -222,9 +228,8 @@ class FastExposition:
 
     def _unfile(self, key: TargetKey, names: Iterable[str]) -> None:
         for name in names:
-            if name in self._plain:
-                self._plain[name].pop(key, None)
-                self._deflated[name].pop(key, None)
+            if name in self._filed:
+                self._filed[name].remove(key)
 
     def _expire(self, now: float) -> None:
         """File again what was filed when values were fresh, once some may have gone stale
@@ -261,12 +266,12 @@ class FastExposition:
         cached = self._cache
         if cached is not None and cached[0] == key:
             return cached[1]
-        with self._lock:  # C-speed copies of each family's lists; no loop over targets
+        with self._lock:  # C-speed copies of each family's list; no loop over targets
             version = self._version
-            sections = [(self.headers[name], list(self._plain[name].values()),
-                         list(self._deflated[name].values()))
-                        for name in self.order if self._plain[name]]
-        sections.append((exporter[1], [], []))
+            sections = [(self.headers[name], filed.checksum.crc, filed.checksum.size,
+                         list(filed.deflated))
+                        for name, filed in self._filed.items() if filed.slots]
+        sections.append((exporter[1], 0, 0, []))
         body = _assemble(sections)
         self._cache = ((version, exporter), body)
         return body
@@ -279,22 +284,53 @@ class FastExposition:
         return cached
 
 
-Section = tuple[Chunk, list[bytes], list[bytes]]  # header, plain texts, deflated texts
+class _Filed:
+    """One family's chunks of every target, each in a slot of its own: their deflated bytes in
+    slot order (an empty slot is b""), and the CRC-32 and length of their plain text joined."""
+
+    __slots__ = ("slots", "free", "deflated", "checksum")
+
+    def __init__(self) -> None:
+        self.slots: dict[TargetKey, int] = {}
+        self.free: list[int] = []
+        self.deflated: list[bytes] = []
+        self.checksum = Concatenation()
+
+    def put(self, key: TargetKey, chunk: Chunk) -> None:
+        slot = self.slots.get(key)
+        if slot is None:
+            slot = self.slots[key] = self.free.pop() if self.free else len(self.deflated)
+            if slot == len(self.deflated):
+                self.deflated.append(b"")
+        deflated, crc, size = chunk
+        if self.deflated[slot] is deflated:  # the same chunk, filed again
+            return
+        self.deflated[slot] = deflated
+        self.checksum.set(slot, crc, size)
+
+    def remove(self, key: TargetKey) -> None:
+        slot = self.slots.pop(key, None)
+        if slot is not None:
+            self.deflated[slot] = b""
+            self.checksum.set(slot, 0, 0)
+            self.free.append(slot)
+
+
+Section = tuple[Chunk, int, int, list[bytes]]  # header, CRC-32 and length of text, deflated
 
 
 def _assemble(sections: list[Section]) -> _Body:
-    """One deflate stream of every section, and the CRC-32 of its plain text, family by
-    family: a family's text is a few hundred KB at most, where the whole plain body (16 MB at
-    158k samples) joined on every scrape would fragment the heap (30 MB more RSS), and one
-    CRC call per family lets go of the interpreter lock far less often than one per chunk."""
+    """One deflate stream of every section, and the CRC-32 of its plain text, combined from
+    the sections' own: a few hundred combinations, where checksumming the plain text (16 MB
+    at 158k samples) took most of a scrape's time and needed that text kept."""
+    combine = combiner()
     deflated: list[bytes] = []
     crc = size = 0
-    crc32 = zlib.crc32
-    for header, texts, packed in sections:
-        text = b"".join((header.plain, *texts))
-        crc = crc32(text, crc)
-        size += len(text)
-        deflated.append(header.deflated)
+    for (header, header_crc, header_size), text_crc, text_size, packed in sections:
+        for part_crc, part_size in ((header_crc, header_size), (text_crc, text_size)):
+            if part_size:
+                crc, size = combine(crc, part_crc, part_size), size + part_size
+        deflated.append(header)
         deflated.extend(packed)
     return _Body(b"".join(deflated), crc, size)
 
