@@ -4,7 +4,9 @@ that is refused (a missing permission, an endpoint a regional site lacks) affect
 from __future__ import annotations
 
 import dataclasses
+import gc
 import time
+import weakref
 
 from exporter.config import Config, load_text
 from exporter.service.exporter import Exporter
@@ -53,6 +55,25 @@ def test_a_reload_stops_the_old_owner_and_closes_its_session(simulator):
         assert exporter.runners["b"] is unchanged and sorted(closed) == ["a", "b"]
     finally:
         exporter.stop()
+
+
+def test_a_removed_account_is_freed_though_long_lived_objects_are_frozen(simulator):
+    """Objects that live as long as the config are kept out of the garbage collector's full
+    passes (gc.freeze); a removed account's runner and session are still freed on a reload,
+    not kept for the life of the process."""
+    sim = simulator([unified_account(k, f"S-{k}") for k in ("KA", "KB")])
+    exporter = started(config_for(sim, [("a", "KA"), ("b", "KB")]))
+    try:
+        assert gc.get_freeze_count() > 1000
+        runner = weakref.ref(exporter.runners["a"])
+        session = weakref.ref(exporter.runners["a"].client.session)
+        exporter.load_config = lambda: config_for(sim, [("b", "KB")])
+        assert exporter.reload() == (True, [])
+        wait_for(lambda: gc.collect() >= 0 and runner() is None and session() is None)
+        assert gc.get_freeze_count() > 1000  # the new config's objects, frozen again
+    finally:
+        exporter.stop()
+        gc.unfreeze()
 
 
 def test_a_missing_permission_affects_that_collector_only(simulator, caplog):

@@ -3,6 +3,7 @@ exposition. A reload diffs the accounts, stops the old runners and starts the ne
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import threading
@@ -29,6 +30,12 @@ from exporter.service.store import Store, TargetKey, TargetSpec
 
 log = logging.getLogger("exporter.service")
 SLOW_SHARE = 5  # when margin data does not fit the budget, the slow collectors keep 1/5 of it
+FREEZE_AGAIN_AFTER = 3  # poll intervals after start or reload: the first polls have run
+
+
+def _freeze(full: bool = True) -> None:
+    gc.collect(2 if full else 1)
+    gc.freeze()
 
 
 def process_metrics() -> Callable[[], bytes]:
@@ -72,6 +79,7 @@ class Exporter:
         self.reload_success_time = time.time()
         self._started = True
         self.scheduler.start()
+        self._freeze_long_lived_objects()
         log.info("polling started", extra={"fields": {
             "accounts": len(self.runners), "shard": self.shard.index,
             "total_shards": self.shard.total}})
@@ -86,7 +94,9 @@ class Exporter:
                     log.error("config reload refused", extra={"fields": {"problem": problem}})
                 self.reload_ok = False
                 return False, exc.problems
+            gc.unfreeze()  # what the old config made may be garbage now
             changes = self._apply(config)
+            self._freeze_long_lived_objects()
             self.reload_ok, self.reload_success_time = True, time.time()
             log.info("config reloaded", extra={"fields": changes})
             return True, []
@@ -126,6 +136,20 @@ class Exporter:
             for name in changed + added:
                 self.runners[name].start(phase)
         return {"added": len(added), "removed": len(removed), "changed": len(changed)}
+
+    def _freeze_long_lived_objects(self) -> None:
+        """The collector's full passes hold the interpreter lock for as long as they take, and
+        a scrape waits for them: over the ~100,000 objects that live as long as the config
+        (modules, runners, jobs, sessions), a pass took 60 ms every 30 s at 200 accounts. Those
+        are moved out of its sight (gc.freeze) now and again once the first polls have made
+        their jobs and sessions, so that its passes see only what polls make. A reload unfreezes
+        them first: what the old config made is then collected. The second time, only the
+        young objects are collected first: a full pass then would be the 60 ms pause this
+        avoids, and what it might have found (cycles that were made and died within a few
+        intervals) is kept until the next reload, once."""
+        _freeze()
+        self.scheduler.once("freeze-long-lived-objects", lambda: _freeze(full=False),
+                            FREEZE_AGAIN_AFTER * self.config.poll_interval)
 
     def _share_budget(self, margin_rate: float) -> None:
         """What margin data needs is kept from the slow collectors, which wait while margin

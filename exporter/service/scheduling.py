@@ -68,6 +68,12 @@ class PollScheduler:
                                 id=job_id + FIRST_SUFFIX, name=job_id + FIRST_SUFFIX,
                                 replace_existing=True, executor=executor)
 
+    def once(self, job_id: str, run: Callable[[], None], delay: float) -> None:
+        """Run `run` once, `delay` seconds from now, on the slow collectors' threads."""
+        at = datetime.now(timezone.utc) + timedelta(seconds=delay)
+        self._scheduler.add_job(run, DateTrigger(at, timezone.utc), id=job_id, name=job_id,
+                                replace_existing=True, executor="slow")
+
     def remove(self, job_id: str) -> None:
         with self._lock:
             self._jobs.pop(job_id, None)
