@@ -107,23 +107,13 @@ class Concatenation:
             sizes[node] = sizes[left] + sizes[right]
 
     def _grow(self) -> None:
-        """Twice the leaves; the old tree becomes the left half."""
+        """Twice the leaves: the old tree becomes the left half, each level one level down."""
         old = self._leaves
         crcs, sizes = array("L", [0]) * (4 * old), array("Q", [0]) * (4 * old)
-        for depth_start in _level_starts(old):  # copy each level to its place one level down
-            width = depth_start
-            crcs[2 * depth_start:2 * depth_start + width] = \
-                self._crc[depth_start:depth_start + width]
-            sizes[2 * depth_start:2 * depth_start + width] = \
-                self._size[depth_start:depth_start + width]
+        level = 1  # the old level of nodes level .. 2 * level - 1
+        while level <= old:
+            crcs[2 * level:3 * level] = self._crc[level:2 * level]
+            sizes[2 * level:3 * level] = self._size[level:2 * level]
+            level *= 2
         crcs[1], sizes[1] = crcs[2], sizes[2]  # the new root: the old root and an empty half
         self._crc, self._size, self._leaves = crcs, sizes, 2 * old
-
-
-def _level_starts(leaves: int) -> list[int]:
-    """The first node of each level of a tree with `leaves` leaves (1, 2, 4, ..., leaves)."""
-    starts, start = [], 1
-    while start <= leaves:
-        starts.append(start)
-        start *= 2
-    return starts

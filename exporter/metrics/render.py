@@ -44,8 +44,13 @@ ExporterSample = tuple[Family, tuple[str, ...], float]
 Chunk = tuple[bytes, int, int]
 
 
+def inflate(deflated: bytes) -> bytes:
+    """The plain text of raw deflate data (a chunk's, or a whole body's)."""
+    return zlib.decompressobj(-zlib.MAX_WBITS).decompress(deflated)
+
+
 def chunk_text(chunk: Chunk) -> bytes:
-    return zlib.decompressobj(-zlib.MAX_WBITS).decompress(chunk[0])
+    return inflate(chunk[0])
 
 
 def stored_block(plain: bytes) -> bytes:
@@ -162,7 +167,7 @@ class _Body:
     size: int  # length of the plain text
 
     def plain(self) -> bytes:
-        return zlib.decompressobj(-zlib.MAX_WBITS).decompress(self.deflated)
+        return inflate(self.deflated)
 
 
 class FastExposition:
