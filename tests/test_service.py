@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import subprocess
+import sys
 import time
 import weakref
 
 from exporter.config import Config, load_text
 from exporter.service.exporter import Exporter
 from exporter.simulator import KeyInfo, without
-from tests.conftest import parse_samples, sample, unified_account, wait_for
+from tests.conftest import REPO, parse_samples, sample, unified_account, wait_for
 
 
 def config_for(sim, names, timeout="2s", collect="[wallet, account_info, assets, api_key]"):
@@ -123,3 +125,32 @@ def test_not_ready_before_the_accounts_are_known(simulator):
         wait_for(exporter.ready)
     finally:
         exporter.stop()
+
+
+LOADED_AFTER_POLLING = """
+import sys, time
+from exporter.config import load_file
+from exporter.service.exporter import Exporter
+exporter = Exporter(load_file(sys.argv[1]))
+exporter.start()
+deadline = time.monotonic() + 20
+while not exporter.ready() and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(exporter.ready(), "sqlite3" in sys.modules)
+exporter.stop()
+"""
+
+
+def test_sqlite_is_loaded_only_for_money_flows(simulator, tmp_path):
+    """Memory: an exporter without money-flow collectors never imports sqlite3 (1 MB)."""
+    sim = simulator([unified_account("KA", "S-KA")])
+    loaded = {}
+    for collect in ("[wallet, positions, assets]", "[wallet, transactions]"):
+        config = tmp_path / "config.yaml"
+        config.write_text(f"poll_interval: 300ms\ncollect: {collect}\naccounts:\n"
+                          f"  - {{name: a, api_key: KA, api_secret: S-KA, endpoint: '{sim.url}'}}\n")
+        out = subprocess.run([sys.executable, "-c", LOADED_AFTER_POLLING, str(config)],
+                             capture_output=True, text=True, timeout=60, cwd=REPO, check=True)
+        loaded[collect] = out.stdout.split()
+    assert loaded == {"[wallet, positions, assets]": ["True", "False"],
+                      "[wallet, transactions]": ["True", "True"]}
