@@ -16,11 +16,14 @@ from exporter.service.ledger_poller import LedgerPoller
 from exporter.service.ledger_state import LedgerFiles
 from exporter.service.evidence import MarginEvidence, PositionQueries
 from exporter.service.poller import Poller, Prices
-from exporter.service.scheduling import JITTER_FRACTION, PollScheduler
+from exporter.service.scheduling import PollScheduler, spread
 from exporter.service.store import Store, TargetKey, TargetSpec
 
 
 WALLET, MARGIN, SLOW = PHASES = ("wallet", "margin", "slow")
+# Once the runs have settled on their phases, each start phase of an account comes this share of
+# the interval after the one before: its positions poll finds the evidence of its wallet poll.
+PHASE_STEP = 0.01
 
 
 def phase_of(collector: str) -> str:
@@ -73,7 +76,7 @@ class AccountRunner:
         wallet, positions = self.pollers.get("wallet"), self.pollers.get("positions")
         if wallet is None or positions is None:
             return
-        max_age = wallet.interval * (1 + JITTER_FRACTION) + self.shared.timeout
+        max_age = wallet.interval + self.shared.timeout  # runs: never more than an interval apart
         evidence = MarginEvidence(self.account.account_types, not self.account.coins, max_age)
         queries = PositionQueries(evidence)
         wallet.observe, positions.observe, positions.choose = evidence.observe, queries.observe, \
@@ -102,10 +105,11 @@ class AccountRunner:
         then every account's other margin collectors, then the slow ones, so that on a start
         with hundreds of accounts, which the request budget serves over tens of seconds, the
         first interval goes to margin data, and positions find the wallet's evidence."""
+        settled = (spread(self.account.name) + PHASE_STEP * PHASES.index(phase)) % 1.0
         for collector, poller in self.pollers.items():
             if phase_of(collector) == phase:
                 self.shared.scheduler.add(self.job_id(collector), poller.poll, poller.interval,
-                                          slow=phase == SLOW)
+                                          slow=phase == SLOW, phase=settled)
 
     def stop(self) -> None:
         for collector in self.pollers:

@@ -1,24 +1,63 @@
 """APScheduler jobs: one per account and collector, first run at once, then every interval from
-that first run, with jitter."""
+that first run, moving to a phase of its own within the interval."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import zlib
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
 log = logging.getLogger("exporter.scheduling")
 
 MAX_WORKERS = 128  # margin data: wallet and positions; a first poll of 120 accounts in one wave
 SLOW_WORKERS = 8  # every other collector: never holds a thread margin data could use
-JITTER_FRACTION = 0.1
+# Each run comes this share of the way to its phase early: half the way, but the first repeat
+# only a tenth, so that no account is polled twice in the first interval.
+DRIFT_FRACTION, FIRST_DRIFT_FRACTION = 0.5, 0.1
+AT_PHASE_SECONDS = 0.001  # a run this close before its phase is at it (times are rounded to 1 µs)
 FIRST_SUFFIX = "#first"
+
+
+def spread(key: str) -> float:
+    """A phase in [0, 1) for `key` (an account name): keys spread evenly over the interval."""
+    return zlib.crc32(key.encode()) / 2**32
+
+
+def next_run(previous: float, interval: float, phase: float,
+             share: float = DRIFT_FRACTION) -> float:
+    """One interval after `previous`, less `share` of the time the run is behind `phase`
+    (seconds into the interval, counted from the Unix epoch): runs are never more than an
+    interval apart. Jobs whose first polls started together (in the request budget's bursts
+    of 400 on a big start) move apart, each by its own share, and settle at phases spread over
+    the interval: polls, and the work of each landed poll, come at an even rate."""
+    behind = (previous - phase) % interval
+    if behind > interval - AT_PHASE_SECONDS:
+        behind = 0.0
+    return previous + interval - share * behind
+
+
+class SpreadTrigger(BaseTrigger):  # type: ignore[misc]  # apscheduler has no type hints
+    """Fires at next_run() from the first poll's start, then from each previous fire time."""
+
+    __slots__ = ("interval", "phase", "first")
+
+    def __init__(self, interval: float, phase: float, first: datetime):
+        self.interval, self.phase, self.first = interval, phase, first
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None,
+                           now: datetime) -> datetime:
+        if previous_fire_time is None:
+            at = next_run(self.first.timestamp(), self.interval, self.phase, FIRST_DRIFT_FRACTION)
+        else:
+            at = next_run(previous_fire_time.timestamp(), self.interval, self.phase)
+        return datetime.fromtimestamp(at, timezone.utc)
 
 
 class PollScheduler:
@@ -38,12 +77,13 @@ class PollScheduler:
         self._scheduler.start()
 
     def add(self, job_id: str, poll: Callable[[], None], interval: float,
-            slow: bool = False) -> None:
+            slow: bool = False, phase: float = 0.0) -> None:
         """Run `poll` now, then every `interval` seconds from the moment that first poll
-        started (with jitter). On a start with hundreds of accounts the request budget paces
-        the first polls over the interval, and they keep the phases it gave them: no account
-        is polled twice in the first interval (which would double what the budget must serve
-        then), none waits more than an interval between two polls, and they stay spread.
+        started, each run up to DRIFT_FRACTION early until the runs fall at `phase` (a share
+        of the interval). No account is polled twice in the first interval (on a start with
+        hundreds of accounts the request budget serves the first polls over it), none waits
+        more than an interval between two polls, and the polls of many accounts end up at an
+        even rate, not in the bursts of the first interval.
 
         A guard makes a run that finds the previous one still going (a poll slower than its
         interval) skip quietly."""
@@ -55,9 +95,7 @@ class PollScheduler:
 
         def first() -> None:
             started = datetime.now(timezone.utc)
-            trigger = IntervalTrigger(seconds=interval,
-                                      start_date=started + timedelta(seconds=interval),
-                                      jitter=interval * JITTER_FRACTION, timezone=timezone.utc)
+            trigger = SpreadTrigger(interval, phase * interval, started)
             with self._lock:  # unless removed (or added anew) meanwhile
                 if self._jobs.get(job_id) is token:
                     self._scheduler.add_job(guarded, trigger, id=job_id, name=job_id,

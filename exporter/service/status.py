@@ -61,7 +61,8 @@ def _labels(state: TargetState) -> tuple[tuple[str, str], ...]:
 def _next_poll(scheduled: float | None, poller: Poller | None, now: float,
                now_mono: float) -> float | None:
     """The next scheduled run that will poll: a run during a back-off is skipped, so past
-    one, the first run after the back-off ends (runs come every interval, jitter aside)."""
+    one, the first run after the back-off ends (runs come every interval, a run moving
+    to its phase aside)."""
     if scheduled is None or poller is None:
         return scheduled
     backoff_end = now + (poller.not_before - now_mono)
