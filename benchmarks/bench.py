@@ -304,8 +304,8 @@ def bench_scrape(tmp: Path, accounts: int, interval: str, runs: int, stock_runs:
                  title: str) -> tuple[float, float]:
     """Scrapes a second apart while polls land; returns (median, RSS MB)."""
     print(f"\n== /metrics while polls land: {title}", flush=True)
-    # the default budget: on start it paces the first polls over the interval, and every
-    # poll keeps its first one's phase, so that polls land all through the interval
+    # the default budget: on start it paces the first polls over the interval, and then every
+    # account's polls move to a phase of their own, so that polls land all through the interval
     with running(tmp, accounts, 30, interval, collect=None, positions=20,
                  funding=True) as (_, _, _, exporter, config):
         exporter.wait_ready(timeout=900, targets=every_target(accounts))
@@ -483,7 +483,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated: capacity, scrape, memory, "
                         "fanout, margin, cpu")
     args = parser.parse_args()
-    # windows of whole intervals: each poll keeps the phase of its first, paced on start
+    # windows of whole intervals: polls spread over each
     runs, window, stock_runs = (30, 30.0, 2) if args.quick else (100, 60.0, 3)
     only = set(args.only.split(",")) if args.only else None
 
@@ -504,8 +504,7 @@ def main() -> None:
                                       "200 accounts x every collector, 30 s")
         if wanted("scrape"):
             bench_scrape(tmp, 200, "600s", runs, stock_runs,
-                         "the same at 600 s (few polls land: each keeps the phase of its "
-                         "first, and those came in a burst)")
+                         "the same at 600 s (no poll lands: the first ones came at start)")
             if not args.quick:
                 bench_scrape(tmp, 500, "60s", runs // 2, 2,
                              "500 accounts x every collector (about 400k samples)")
