@@ -435,7 +435,7 @@ def bench_margin_first(tmp: Path, base: Path, window: float) -> None:
     report("start to every account's wallet and positions", f"{every:.1f} s" if every else
            "never", "<= 30 s", bool(every and every <= 30))
     report("oldest margin data of any account, afterwards", f"{oldest:.1f} s",
-           "<= 38 s (30 s, a poll and its wait, sampled every 2 s)", oldest <= 38)
+           "<= 38 s (30 s, drift 3 s, a poll, sampled every 2 s)", oldest <= 38)
     report("most requests the simulator saw in any 5 s", str(peak),
            f"<= {MAX_REQUESTS} (Bybit bans at 600)", peak <= MAX_REQUESTS)
 

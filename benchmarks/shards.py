@@ -44,6 +44,7 @@ from benchmarks.bench import Exporter, decode, fleet, get, max_in_window  # noqa
 from exporter.bybit.budget import MAX_REQUESTS, WINDOW_SECONDS  # noqa: E402
 from exporter.config import load_file  # noqa: E402
 from exporter.service.plan import describe, plan  # noqa: E402
+from exporter.service.scheduling import DRIFT_FRACTION  # noqa: E402
 from exporter.service.sharding import shard_of  # noqa: E402
 from exporter.simulator import BybitSimulator, SimAccount, SimHandler  # noqa: E402
 
@@ -241,7 +242,7 @@ def served_accounts(exporter: Exporter) -> tuple[set[str], int]:
 
 def late_accounts(records, names_by_key: dict[str, str], accounts: set[str],
                   window: tuple[float, float], interval: float, positions: bool) -> tuple[int, float]:
-    """Accounts not polled within interval + slack somewhere in the window
+    """Accounts not polled within interval x (1 + drift) + slack somewhere in the window
     (counting the gap from the window's start to the first poll and from the last to its end),
     and the longest gap seen."""
     start, end = window
@@ -252,7 +253,7 @@ def late_accounts(records, names_by_key: dict[str, str], accounts: set[str],
             name = names_by_key.get(key)
             if name in polls:
                 polls[name].append(t)
-    limit = interval + LATE_SLACK_SECONDS
+    limit = interval * (1 + DRIFT_FRACTION) + LATE_SLACK_SECONDS
     late, worst = 0, 0.0
     for times in polls.values():
         times = [start, *sorted(times), end]
@@ -400,10 +401,10 @@ def main() -> None:
 
 def report(args, sharded: RunResult, single: RunResult | None, names: list[str],
            names_by_key: dict[str, str], interval: float, shard_budget: int) -> None:
-    limit = interval + LATE_SLACK_SECONDS
+    limit = interval * (1 + DRIFT_FRACTION) + LATE_SLACK_SECONDS
     print(f"\n== results  (peak 5s: most requests in any 5 s window, whole run / measured window;"
           f"\n   max gap, late: longest time between two polls of one account and accounts over "
-          f"{limit:g} s = interval + {LATE_SLACK_SECONDS:g} s, "
+          f"{limit:g} s = interval x {1 + DRIFT_FRACTION:g} + {LATE_SLACK_SECONDS:g} s, "
           f"w: wallet, p: positions)")
     rows = table(sharded, names_by_key, interval, args.shards)
     if single is not None:

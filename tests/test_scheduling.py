@@ -7,14 +7,14 @@ import time
 
 from hypothesis import given, strategies as st
 
-from exporter.service.scheduling import (AT_PHASE_SECONDS, DRIFT_FRACTION,
-                                         FIRST_DRIFT_FRACTION, PollScheduler, next_run, spread)
+from exporter.service.scheduling import (AT_PHASE_SECONDS, DRIFT_FRACTION, PollScheduler,
+                                         next_run, spread)
 
 
 def test_first_poll_at_once_then_every_interval_from_it():
     """Forty accounts whose first polls a busy budget spreads over the 2 s interval (one worker,
-    20 ms each): none is polled twice within the first interval, none waits longer than an
-    interval between two polls, and they stay spread over the interval."""
+    20 ms each): none is polled twice within an interval, none waits longer than an interval
+    and its drift between two polls, and they stay spread over the interval."""
     runs = collections.defaultdict(list)
     scheduler = PollScheduler(1)
     started = time.monotonic()
@@ -31,14 +31,11 @@ def test_first_poll_at_once_then_every_interval_from_it():
     assert len(runs) == 40
     firsts = sorted(times[0] for times in runs.values())
     assert firsts[-1] - firsts[0] > 0.7  # paced by the single worker
-    first_gaps = [times[1] - times[0] for times in runs.values() if len(times) > 1]
-    later_gaps = [b - a for times in runs.values() for a, b in zip(times[1:], times[2:])]
-    assert len(first_gaps) == 40 and later_gaps
-    assert min(first_gaps) > 2.0 * (1 - FIRST_DRIFT_FRACTION) - 0.1
-    assert min(later_gaps) > 2.0 * (1 - DRIFT_FRACTION) - 0.1
-    assert max(first_gaps + later_gaps) < 2.0 + 0.3
+    gaps = [b - a for times in runs.values() for a, b in zip(times, times[1:])]
+    assert len(gaps) >= 40
+    assert min(gaps) > 2.0 - 0.1 and max(gaps) < 2.0 * (1 + DRIFT_FRACTION) + 0.3
     phases = sorted(times[1] % 2.0 for times in runs.values() if len(times) > 1)
-    assert phases[-1] - phases[0] > 1.0  # spread over the interval
+    assert phases[-1] - phases[0] > 0.7  # still spread over the interval
 
 
 def test_remove_stops_an_account():
@@ -76,16 +73,16 @@ def test_a_slow_poll_is_not_run_twice_at_once():
 
 
 @given(previous=st.floats(0, 2e9), interval=st.floats(0.1, 3600), phase=st.floats(0, 1),
-       runs=st.integers(1, 40), share=st.sampled_from([DRIFT_FRACTION, FIRST_DRIFT_FRACTION]))
-def test_runs_are_never_more_than_an_interval_apart_and_reach_their_phase(
-        previous, interval, phase, runs, share):
+       runs=st.integers(1, 300))
+def test_runs_are_an_interval_apart_plus_a_drift_and_reach_their_phase(
+        previous, interval, phase, runs):
     at = phase * interval
     times = [previous]
     for _ in range(runs):
-        times.append(next_run(times[-1], interval, at, share))
+        times.append(next_run(times[-1], interval, at))
     gaps = [b - a for a, b in zip(times, times[1:])]
-    assert all(interval * (1 - share) - 1e-6 <= gap <= interval + 1e-6 for gap in gaps)
-    if share == DRIFT_FRACTION and runs >= 30:  # settled: every run at its phase
+    assert all(interval - 1e-6 <= gap <= interval * (1 + DRIFT_FRACTION) + 1e-6 for gap in gaps)
+    if runs >= 250:  # settled: every run at its phase
         off = (times[-1] - at) % interval
         assert min(off, interval - off) <= AT_PHASE_SECONDS
 
@@ -94,7 +91,7 @@ def test_accounts_started_together_settle_at_an_even_rate():
     """Sixty accounts whose first polls all start at once (the bursts a big start leaves behind)
     are polled, once their runs have settled, spread over the interval: no tenth of it gets
     more than twice its share."""
-    interval, runs, lock = 0.5, collections.defaultdict(list), threading.Lock()
+    interval, runs, lock = 0.25, collections.defaultdict(list), threading.Lock()
     scheduler = PollScheduler(64)
 
     def poll(i):
@@ -104,7 +101,7 @@ def test_accounts_started_together_settle_at_an_even_rate():
     for i in range(60):
         scheduler.add(f"acct{i}", lambda i=i: poll(i), interval, phase=spread(f"acct{i}"))
     scheduler.start()
-    time.sleep(interval * 8)
+    time.sleep(interval * 30)  # 0.9 ** 30: 4% of the way left
     scheduler.shutdown()
     first = [times[0] % interval for times in runs.values()]
     last = [times[-1] % interval for times in runs.values()]

@@ -16,14 +16,15 @@ from exporter.service.ledger_poller import LedgerPoller
 from exporter.service.ledger_state import LedgerFiles
 from exporter.service.evidence import MarginEvidence, PositionQueries
 from exporter.service.poller import Poller, Prices
-from exporter.service.scheduling import PollScheduler, spread
+from exporter.service.scheduling import DRIFT_FRACTION, PollScheduler, spread
 from exporter.service.store import Store, TargetKey, TargetSpec
 
 
 WALLET, MARGIN, SLOW = PHASES = ("wallet", "margin", "slow")
 # Once the runs have settled on their phases, each start phase of an account comes this share of
-# the interval after the one before: its positions poll finds the evidence of its wallet poll.
-PHASE_STEP = 0.01
+# the interval after the one before (1.5 s at 30 s): its positions poll comes once its wallet
+# poll has answered, and finds the evidence of that answer.
+PHASE_STEP = 0.05
 
 
 def phase_of(collector: str) -> str:
@@ -76,7 +77,7 @@ class AccountRunner:
         wallet, positions = self.pollers.get("wallet"), self.pollers.get("positions")
         if wallet is None or positions is None:
             return
-        max_age = wallet.interval + self.shared.timeout  # runs: never more than an interval apart
+        max_age = wallet.interval * (1 + DRIFT_FRACTION) + self.shared.timeout
         evidence = MarginEvidence(self.account.account_types, not self.account.coins, max_age)
         queries = PositionQueries(evidence)
         wallet.observe, positions.observe, positions.choose = evidence.observe, queries.observe, \

@@ -18,9 +18,8 @@ log = logging.getLogger("exporter.scheduling")
 
 MAX_WORKERS = 128  # margin data: wallet and positions; a first poll of 120 accounts in one wave
 SLOW_WORKERS = 8  # every other collector: never holds a thread margin data could use
-# Each run comes this share of the way to its phase early: half the way, but the first repeat
-# only a tenth, so that no account is polled twice in the first interval.
-DRIFT_FRACTION, FIRST_DRIFT_FRACTION = 0.5, 0.1
+# A run comes up to this share of the interval late, moving towards its phase.
+DRIFT_FRACTION = 0.1
 AT_PHASE_SECONDS = 0.001  # a run this close before its phase is at it (times are rounded to 1 µs)
 FIRST_SUFFIX = "#first"
 
@@ -30,17 +29,18 @@ def spread(key: str) -> float:
     return zlib.crc32(key.encode()) / 2**32
 
 
-def next_run(previous: float, interval: float, phase: float,
-             share: float = DRIFT_FRACTION) -> float:
-    """One interval after `previous`, less `share` of the time the run is behind `phase`
-    (seconds into the interval, counted from the Unix epoch): runs are never more than an
-    interval apart. Jobs whose first polls started together (in the request budget's bursts
-    of 400 on a big start) move apart, each by its own share, and settle at phases spread over
-    the interval: polls, and the work of each landed poll, come at an even rate."""
-    behind = (previous - phase) % interval
-    if behind > interval - AT_PHASE_SECONDS:
-        behind = 0.0
-    return previous + interval - share * behind
+def next_run(previous: float, interval: float, phase: float) -> float:
+    """One interval after `previous`, plus DRIFT_FRACTION of the time from there to `phase`
+    (seconds into the interval, counted from the Unix epoch). Jobs whose first polls started
+    together (in the request budget's bursts of 400 on a big start) move apart, each by its
+    own share, and settle at phases spread over the interval: polls, and the work of each
+    landed poll, come at an even rate. Runs are never less than an interval apart (the budget
+    never has more to serve than the plan says) and never more than an interval and its
+    DRIFT_FRACTION."""
+    ahead = (phase - previous) % interval
+    if ahead > interval - AT_PHASE_SECONDS:
+        ahead = 0.0
+    return previous + interval + DRIFT_FRACTION * ahead
 
 
 class SpreadTrigger(BaseTrigger):  # type: ignore[misc]  # apscheduler has no type hints
@@ -53,11 +53,8 @@ class SpreadTrigger(BaseTrigger):  # type: ignore[misc]  # apscheduler has no ty
 
     def get_next_fire_time(self, previous_fire_time: datetime | None,
                            now: datetime) -> datetime:
-        if previous_fire_time is None:
-            at = next_run(self.first.timestamp(), self.interval, self.phase, FIRST_DRIFT_FRACTION)
-        else:
-            at = next_run(previous_fire_time.timestamp(), self.interval, self.phase)
-        return datetime.fromtimestamp(at, timezone.utc)
+        base = (previous_fire_time or self.first).timestamp()
+        return datetime.fromtimestamp(next_run(base, self.interval, self.phase), timezone.utc)
 
 
 class PollScheduler:
@@ -79,11 +76,10 @@ class PollScheduler:
     def add(self, job_id: str, poll: Callable[[], None], interval: float,
             slow: bool = False, phase: float = 0.0) -> None:
         """Run `poll` now, then every `interval` seconds from the moment that first poll
-        started, each run up to DRIFT_FRACTION early until the runs fall at `phase` (a share
-        of the interval). No account is polled twice in the first interval (on a start with
-        hundreds of accounts the request budget serves the first polls over it), none waits
-        more than an interval between two polls, and the polls of many accounts end up at an
-        even rate, not in the bursts of the first interval.
+        started, each run a little late until the runs fall at `phase` (a share of the
+        interval), as next_run() says. No account is polled twice in an interval (on a start
+        with hundreds of accounts the request budget serves the first polls over it), and the
+        polls of many accounts end up at an even rate, not in the bursts of the first one.
 
         A guard makes a run that finds the previous one still going (a poll slower than its
         interval) skip quietly."""
