@@ -6,18 +6,25 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
+from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Any, Callable
 
-from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.executors.pool import BasePoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
 
+from exporter.pool import WorkerPool
+
 log = logging.getLogger("exporter.scheduling")
 
-MAX_WORKERS = 128  # margin data: wallet and positions; a first poll of 120 accounts in one wave
+MAX_WORKERS = 128  # first margin polls (wallet, positions): 120 accounts' in one wave on start
+# Margin polls after their first: once spread over the interval, the budget's 80 requests a
+# second keep at most 80 x latency threads busy (24 at 300 ms).
+REPEAT_WORKERS = 32
 SLOW_WORKERS = 8  # every other collector: never holds a thread margin data could use
+IDLE_SECONDS = 10.0  # a poll thread idle that long ends: a start's first-poll threads go
 # A run comes up to this share of the interval late, moving towards its phase.
 DRIFT_FRACTION = 0.1
 AT_PHASE_SECONDS = 0.001  # a run this close before its phase is at it (times are rounded to 1 µs)
@@ -57,13 +64,46 @@ class SpreadTrigger(BaseTrigger):  # type: ignore[misc]  # apscheduler has no ty
         return datetime.fromtimestamp(next_run(base, self.interval, self.phase), timezone.utc)
 
 
+class _Futures:
+    """concurrent.futures' submit() over a WorkerPool, as APScheduler's pool executors want."""
+
+    def __init__(self, pool: WorkerPool):
+        self._pool = pool
+
+    def submit(self, run: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+
+        def job() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(run(*args))
+                except BaseException as exc:  # handed to APScheduler, which logs it
+                    future.set_exception(exc)
+
+        self._pool.submit(job)
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._pool.stop()
+
+
+class _Threads(BasePoolExecutor):  # type: ignore[misc]  # apscheduler has no type hints
+    """Up to `size` threads, started as jobs need them, ended once idle IDLE_SECONDS."""
+
+    def __init__(self, size: int, name: str):
+        super().__init__(_Futures(WorkerPool(size, name, IDLE_SECONDS)))
+
+
 class PollScheduler:
     def __init__(self, workers: int):
+        """`workers`: threads for first margin polls; later margin polls get up to
+        REPEAT_WORKERS of their own, the slow collectors SLOW_WORKERS."""
         self._jobs: dict[str, object] = {}  # wanted jobs, each with the token of its add()
         self._lock = threading.Lock()
         self._scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(workers),
-                       "slow": ThreadPoolExecutor(SLOW_WORKERS)},
+            executors={"first": _Threads(workers, "first-poll"),
+                       "default": _Threads(min(workers, REPEAT_WORKERS), "poll"),
+                       "slow": _Threads(SLOW_WORKERS, "slow-poll")},
             # max_instances 2: overlap is refused by our guard, which logs at debug level, not
             # by APScheduler, which would warn at every interval while Bybit hangs.
             job_defaults={"coalesce": True, "max_instances": 2, "misfire_grace_time": None},
@@ -84,7 +124,7 @@ class PollScheduler:
         A guard makes a run that finds the previous one still going (a poll slower than its
         interval) skip quietly."""
         guarded = _skip_if_running(job_id, poll)
-        executor = "slow" if slow else "default"
+        executor, first_executor = ("slow", "slow") if slow else ("default", "first")
         token = object()
         with self._lock:
             self._jobs[job_id] = token
@@ -100,7 +140,7 @@ class PollScheduler:
 
         self._scheduler.add_job(first, DateTrigger(datetime.now(timezone.utc), timezone.utc),
                                 id=job_id + FIRST_SUFFIX, name=job_id + FIRST_SUFFIX,
-                                replace_existing=True, executor=executor)
+                                replace_existing=True, executor=first_executor)
 
     def once(self, job_id: str, run: Callable[[], None], delay: float) -> None:
         """Run `run` once, `delay` seconds from now, on the slow collectors' threads."""

@@ -20,7 +20,7 @@ from typing import Self
 from exporter.web import protocol, routes
 from exporter.web.addresses import bind
 from exporter.web.connection import Close, Connection, Dispatch, Phase, Step, Wait
-from exporter.web.pool import WorkerPool
+from exporter.pool import WorkerPool
 from exporter.web.protocol import RequestHead
 from exporter.web.routes import WebApp
 from exporter.web.watch import FixedWebConfig, WebConfigSource
