@@ -6,11 +6,10 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
-from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from apscheduler.executors.pool import BasePoolExecutor
+from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
@@ -64,34 +63,27 @@ class SpreadTrigger(BaseTrigger):  # type: ignore[misc]  # apscheduler has no ty
         return datetime.fromtimestamp(next_run(base, self.interval, self.phase), timezone.utc)
 
 
-class _Futures:
-    """concurrent.futures' submit() over a WorkerPool, as APScheduler's pool executors want."""
+class _Threads(BaseExecutor):  # type: ignore[misc]  # apscheduler has no type hints
+    """APScheduler's jobs on up to `size` threads, started as jobs need them and ended once
+    idle IDLE_SECONDS (APScheduler's own pools keep every thread they start)."""
 
-    def __init__(self, pool: WorkerPool):
-        self._pool = pool
+    def __init__(self, size: int, name: str):
+        super().__init__()
+        self._pool = WorkerPool(size, name, IDLE_SECONDS)
 
-    def submit(self, run: Callable[..., Any], *args: Any) -> Future[Any]:
-        future: Future[Any] = Future()
+    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        def run() -> None:
+            try:
+                events = run_job(job, job._jobstore_alias, run_times, self._logger.name)
+            except BaseException as exc:  # handed to APScheduler, which logs it
+                self._run_job_error(job.id, exc, exc.__traceback__)
+            else:
+                self._run_job_success(job.id, events)
 
-        def job() -> None:
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(run(*args))
-                except BaseException as exc:  # handed to APScheduler, which logs it
-                    future.set_exception(exc)
-
-        self._pool.submit(job)
-        return future
+        self._pool.submit(run)
 
     def shutdown(self, wait: bool = True) -> None:
         self._pool.stop()
-
-
-class _Threads(BasePoolExecutor):  # type: ignore[misc]  # apscheduler has no type hints
-    """Up to `size` threads, started as jobs need them, ended once idle IDLE_SECONDS."""
-
-    def __init__(self, size: int, name: str):
-        super().__init__(_Futures(WorkerPool(size, name, IDLE_SECONDS)))
 
 
 class PollScheduler:
