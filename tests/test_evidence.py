@@ -7,7 +7,7 @@ from exporter.bybit.budget import RequestBudget
 from exporter.bybit.endpoint import Target
 from exporter.bybit.endpoints import positions, wallet
 from exporter.config import load_text
-from exporter.service.account import AccountRunner, Clocks, Shared
+from exporter.service.account import AccountRunner, Hosts, Shared
 from exporter.service.evidence import MarginEvidence, PositionQueries
 from exporter.service.poller import no_prices
 from exporter.service.scheduling import PollScheduler
@@ -44,7 +44,7 @@ accounts:
     api_secret: S1
     endpoint: {sim_url}
 """)
-    shared = Shared(RequestBudget(), store, PollScheduler(1), Clocks(), no_prices, 5.0)
+    shared = Shared(RequestBudget(), store, PollScheduler(1), Hosts(), no_prices, 5.0)
     runner = AccountRunner(config.accounts[0], {"wallet": 30.0, "positions": 30.0}, shared)
     store.set_targets(runner.targets())
     return runner
@@ -204,3 +204,4 @@ def test_wallet_evidence_reads_margin_per_coin():
     payloads = [payload for _, payload in wallet_answer({"USDT": True, "USDC": False,
                                                          "BTC": None})]
     assert wallet.margin_evidence(payloads) == {"USDT": True, "USDC": False, "BTC": None}
+

@@ -10,8 +10,14 @@ import sys
 import time
 import weakref
 
+from exporter.bybit.budget import RequestBudget
+from exporter.bybit.client import environ_proxies
 from exporter.config import Config, load_text
+from exporter.service.account import AccountRunner, Hosts, Shared
 from exporter.service.exporter import Exporter
+from exporter.service.poller import no_prices
+from exporter.service.scheduling import PollScheduler
+from exporter.service.store import Store
 from exporter.simulator import KeyInfo, without
 from tests.conftest import REPO, parse_samples, sample, unified_account, wait_for
 
@@ -154,3 +160,24 @@ def test_sqlite_is_loaded_only_for_money_flows(simulator, tmp_path):
         loaded[collect] = out.stdout.split()
     assert loaded == {"[wallet, positions, assets]": ["True", "False"],
                       "[wallet, transactions]": ["True", "True"]}
+
+
+def test_every_accounts_session_takes_the_proxies_the_environment_names_read_once_a_host(
+        monkeypatch):
+    """HTTPS_PROXY and NO_PROXY apply to every account's session; the environment is scanned
+    once per Bybit host, not once per account."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "api-testnet.bybit.com")
+    reads = []
+    hosts = Hosts(lambda endpoint: reads.append(endpoint) or environ_proxies(endpoint))
+    shared = Shared(RequestBudget(), Store(3600), PollScheduler(1), hosts, no_prices, 5.0)
+    config = load_text("accounts:\n" + "".join(
+        f"  - {{name: a{i}, api_key: K{i}, api_secret: S, endpoint: {endpoint}}}\n"
+        for i, endpoint in enumerate(["https://api.bybit.com"] * 3
+                                     + ["https://api-testnet.bybit.com"])))
+    runners = [AccountRunner(account, {"wallet": 30.0}, shared) for account in config.accounts]
+    assert [r.client.session.proxies.get("https") for r in runners] == \
+        ["http://proxy.internal:3128"] * 3 + [None]
+    assert reads == ["https://api.bybit.com", "https://api-testnet.bybit.com"]
+    for runner in runners:
+        runner.client.close()

@@ -21,7 +21,7 @@ from exporter.metrics.family import (BUILD_INFO, RELOAD_OK, RELOAD_TIME, SHARD_I
                                      WEB_CONFIG_RELOAD_OK)
 from exporter.metrics.render import ExporterSample, FastExposition
 from exporter.service import scheduling
-from exporter.service.account import PHASES, AccountRunner, Clocks, Shared
+from exporter.service.account import PHASES, AccountRunner, Hosts, Shared
 from exporter.service.ledger_state import LedgerFiles
 from exporter.service.plan import plan
 from exporter.bybit.prices import PriceBook
@@ -61,7 +61,7 @@ class Exporter:
         self.exposition = FastExposition(self.store, SERVED, self._exporter_samples,
                                          extra=process_metrics())
         self.scheduler = scheduling.PollScheduler(scheduling.MAX_WORKERS)
-        self.clocks = Clocks()
+        self.hosts = Hosts()
         self.runners: dict[str, AccountRunner] = {}
         self.reload_ok = True
         self.reload_success_time: float | None = None
@@ -77,11 +77,13 @@ class Exporter:
         return self._started and self.store.ready()
 
     def start(self) -> None:
+        # Started first: each account's first poll goes out as soon as its runner exists, not
+        # once every runner does (18 ms at 120 accounts, 150 ms at 1,000).
+        self.scheduler.start()
         self._apply(self.config)
         self.reload_success_time = time.time()
         self._started = True
         self._freeze_long_lived_objects(collect=None)
-        self.scheduler.start()
         log.info("polling started", extra={"fields": {
             "accounts": len(self.runners), "shard": self.shard.index,
             "total_shards": self.shard.total}})
@@ -119,7 +121,7 @@ class Exporter:
         intervals = planned.intervals
         self._share_budget(planned.margin_rate)
         self.prices.timeout = config.timeout
-        shared = Shared(self.budget, self.store, self.scheduler, self.clocks, self.prices.for_host,
+        shared = Shared(self.budget, self.store, self.scheduler, self.hosts, self.prices.for_host,
                         config.timeout, self.ledgers)
         wanted = {a.name: (a, {c: intervals[(a.name, c)] for c in a.collect}) for a in accounts}
         removed = [name for name in self.runners if name not in wanted]
