@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 from exporter.metrics.family import Family
 
@@ -159,22 +159,25 @@ class Translation:
 
     def __init__(self, samples: Iterable[Sample] = (),
                  unreadable: tuple[UnreadableField, ...] = ()):
-        columns = tuple(zip(*samples))
-        families: dict[int, tuple[int, Family]] = {}  # by id: families are constants
-        for family in columns[0] if columns else ():
-            families.setdefault(id(family), (len(families), family))
-        self._families = tuple(family for _, family in families.values())
-        self._family_index = array.array(
-            "H", (families[id(family)][0] for family in (columns[0] if columns else ())))
-        self._labels: tuple[tuple[str, ...], ...] = columns[1] if columns else ()
-        self._values = array.array("d", columns[2] if columns else ())
+        columns = tuple(zip(*samples)) or ((), (), ())
+        # by id (families are constants), and with no loop in Python: a poll makes hundreds
+        ids = tuple(map(id, columns[0]))
+        families = dict(zip(ids, columns[0]))
+        position = dict(zip(families, range(len(families))))
+        self._families: tuple[Family, ...] = tuple(families.values())
+        self._family_index = array.array("H", map(position.__getitem__, ids))
+        self._labels: tuple[tuple[str, ...], ...] = columns[1]
+        self._values = array.array("d", columns[2])
         self.unreadable = unreadable
 
     @property
     def samples(self) -> tuple[Sample, ...]:
-        families = self._families
-        return tuple(Sample(families[index], labels, value) for index, labels, value
-                     in zip(self._family_index, self._labels, self._values))
+        return tuple(map(Sample._make, self.rows()))
+
+    def rows(self) -> Iterator[tuple[Family, tuple[str, ...], float]]:
+        """The samples as plain tuples (family, labels, value): no Sample made for each."""
+        return zip(map(self._families.__getitem__, self._family_index), self._labels,
+                   self._values)
 
     def __len__(self) -> int:
         return len(self._values)

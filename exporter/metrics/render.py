@@ -132,7 +132,7 @@ def _value_lines(state: TargetState, labels: str) -> dict[str, list[str]]:
     lines: dict[str, list[str]] = {}
     full_labels: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}  # a coin's, once
     if state.translation is not None:
-        for family, values, value in state.translation.samples:
+        for family, values, value in state.translation.rows():
             text = full_labels.get((family.labels, values))
             if text is None:
                 extra = label_text(family.labels, values)
