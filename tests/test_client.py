@@ -1,5 +1,7 @@
 """The Bybit client against the simulated Bybit over real HTTP: signing, clock, classification."""
 
+import time
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -15,11 +17,12 @@ from tests.conftest import free_port, unified_account
 
 
 def make_client(endpoint, key="K1", secret="S1", coins=(), rsa_pem=None, types=("UNIFIED",),
-                timeout=5.0):
+                timeout=5.0, recv_window_ms=5000, budget=None):
     account = Account(name="a", api_key=Secret(key), api_secret=None if rsa_pem else Secret(secret),
                       rsa_private_key=Secret(rsa_pem) if rsa_pem else None, account_types=types,
-                      coins=tuple(coins), endpoint=endpoint, recv_window_ms=5000, poll_interval=1.0)
-    return BybitClient(account, ServerClock(endpoint), RequestBudget(), timeout)
+                      coins=tuple(coins), endpoint=endpoint, recv_window_ms=recv_window_ms,
+                      poll_interval=1.0)
+    return BybitClient(account, ServerClock(endpoint), budget or RequestBudget(), timeout)
 
 
 def wallet_balance(client, account_type):
@@ -81,6 +84,18 @@ def test_clock_skew_is_measured_and_corrected_on_10002(simulator, offset_ms):
     sim.clock_offset_ms = offset_ms
     wallet_balance(client, "UNIFIED")  # refused once with 10002, resynced, then accepted
     assert abs(client.clock.offset_ms - offset_ms) < 500
+
+
+def test_a_request_that_waited_for_the_budget_longer_than_recv_window_is_accepted(simulator):
+    """Stamped and signed when the budget lets it go, not before its wait: at a fund's start
+    requests wait for the budget for seconds."""
+    sim = simulator([unified_account("K1", "S1")])
+    budget = RequestBudget(limit=1, window=1.5)  # the clock sync takes the one slot first
+    client = make_client(sim.url, recv_window_ms=1000, budget=budget)
+    started = time.monotonic()
+    assert coin_names(wallet_balance(client, "UNIFIED"))
+    assert time.monotonic() - started >= 1.5  # it did wait, longer than its recv_window
+    assert sim.ret_codes[10002] == 0
 
 
 def test_an_account_type_the_account_lacks_is_an_api_error(simulator):

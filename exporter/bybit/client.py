@@ -87,9 +87,18 @@ class BybitClient:
     def _signed_get(self, path: str, query: str, uid_limit: float,
                     priority: bool) -> Response:
         self._spacing.wait(path, UID_LIMIT_MARGIN / uid_limit)
+        # The URL is built by hand: the signature covers exactly the bytes after '?'.
+        url = f"{self.account.endpoint}{path}?{query}" if query else self.account.endpoint + path
+        with self.budget.slot(priority):
+            # Stamped and signed once the budget lets it go: a request that waited longer
+            # than recv_window for its slot (a fund's start, at the budget) would be refused.
+            return fetch(self.session, url, self._signed_headers(query), self.timeout,
+                         self.clock, self._api_key)
+
+    def _signed_headers(self, query: str) -> dict[str, str]:
         timestamp = self.clock.now_ms()
         recv_window = self.account.recv_window_ms
-        headers = {
+        return {
             "X-BAPI-API-KEY": self._api_key,
             "X-BAPI-TIMESTAMP": str(timestamp),
             "X-BAPI-RECV-WINDOW": str(recv_window),
@@ -97,10 +106,6 @@ class BybitClient:
                                                              recv_window, query)),
             "X-BAPI-SIGN-TYPE": "2",
         }
-        # The URL is built by hand: the signature covers exactly the bytes after '?'.
-        url = f"{self.account.endpoint}{path}?{query}" if query else self.account.endpoint + path
-        with self.budget.slot(priority):
-            return fetch(self.session, url, headers, self.timeout, self.clock, self._api_key)
 
 
 def _signer(account: Account) -> signing.Signer:
