@@ -171,6 +171,30 @@ def test_a_target_removed_by_a_reload_is_no_longer_served_and_a_late_poll_does_n
     assert stock == fast
 
 
+def test_a_target_removed_while_its_poll_is_being_rendered_is_not_served():
+    """A reload forgets a target between a poll's writing its state and the renderer's filing
+    it (here: a listener heard before the renderer removes it): it is not served, then or
+    later."""
+    store = Store(stale_after=60)
+    a, b = key("a", "UNIFIED"), key("b", "UNIFIED")
+
+    def reload_meanwhile(state, _previous):
+        if state.key == b and state.up:
+            store.set_targets({a: spec("UNIFIED")})
+
+    store.listen(reload_meanwhile)
+    exposition = FastExposition(store, SERVED)
+    store.set_targets({a: spec("UNIFIED"), b: spec("UNIFIED")})
+    store.record_success(a, snapshot(), 0.1, None)
+    store.record_success(b, snapshot(), 0.1, None)
+    text = exposition.render(gzip=False)
+    assert b'account="b"' not in text and b'account="a"' in text
+    store.record_success(a, snapshot(totals={}), 0.1, None)
+    assert b'account="b"' not in exposition.render(gzip=False)
+    stock, fast, _ = both(store, exposition)
+    assert stock == fast
+
+
 accounts = st.sampled_from(["a", "b", "c", "d", "e"])
 steps = st.lists(st.one_of(
     st.tuples(st.just("success"), accounts, st.dictionaries(

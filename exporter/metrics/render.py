@@ -204,6 +204,10 @@ class FastExposition:
         rendered = render_target(state, previous, previous_state)
         now = self.store.clock()
         with self._lock:
+            # A reload may have forgotten the target (or replaced its state) while this was
+            # rendered, outside the lock: filing it now would serve a removed account for good.
+            if self.store.current(state.key) is not state:
+                return
             self._rendered[state.key] = (state, rendered)
             self._file(state.key, old[1] if old is not None else None, rendered, state, now)
             self._version += 1

@@ -93,6 +93,11 @@ class Store:
         with self._lock:
             return list(self._states.values())
 
+    def current(self, key: TargetKey) -> TargetState | None:
+        """The target's latest state; None once it is forgotten."""
+        with self._lock:
+            return self._states.get(key)
+
     def ready(self) -> bool:
         with self._lock:
             return all(state.attempted for state in self._states.values())
