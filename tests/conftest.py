@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -52,6 +53,23 @@ def wait_for(condition: Callable[[], object], timeout: float = 10.0, interval: f
             last_error = exc
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last error: {last_error!r})")
+
+
+class Overlap:
+    """How many callers are inside at once, and the most there ever were: `with overlap:`."""
+
+    def __init__(self) -> None:
+        self.inside = self.most = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self.inside -= 1
 
 
 def parse_samples(text: str) -> dict[tuple, float]:

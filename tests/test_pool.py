@@ -6,26 +6,22 @@ import time
 
 from exporter.pool import WorkerPool
 from exporter.service import scheduling
-from tests.conftest import wait_for
+from tests.conftest import Overlap, wait_for
 
 
 def test_at_most_size_jobs_run_at_once_and_every_job_runs():
     pool = WorkerPool(3, "test")
-    running, most, done, lock = [0], [0], [], threading.Lock()
+    overlap, done = Overlap(), []
 
     def job(i):
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        time.sleep(0.02)
-        with lock:
-            running[0] -= 1
-            done.append(i)
+        with overlap:
+            time.sleep(0.02)
+        done.append(i)
 
     for i in range(20):
         pool.submit(lambda i=i: job(i))
     wait_for(lambda: len(done) == 20)
-    assert most[0] == 3 and pool.threads == 3 and sorted(done) == list(range(20))
+    assert overlap.most == 3 and pool.threads == 3 and sorted(done) == list(range(20))
     pool.stop()
 
 

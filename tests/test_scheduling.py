@@ -9,6 +9,7 @@ from hypothesis import given, strategies as st
 
 from exporter.service.scheduling import (AT_PHASE_SECONDS, DRIFT_FRACTION, PollScheduler,
                                          next_run, spread)
+from tests.conftest import Overlap
 
 
 def test_first_poll_at_once_then_every_interval_from_it():
@@ -53,23 +54,18 @@ def test_remove_stops_an_account():
 
 
 def test_a_slow_poll_is_not_run_twice_at_once():
-    active, most = [0], [0]
-    lock = threading.Lock()
+    overlap = Overlap()
 
     def slow_poll():
-        with lock:
-            active[0] += 1
-            most[0] = max(most[0], active[0])
-        time.sleep(0.5)
-        with lock:
-            active[0] -= 1
+        with overlap:
+            time.sleep(0.5)
 
     scheduler = PollScheduler(4)
     scheduler.add("a", slow_poll, 0.1)
     scheduler.start()
     time.sleep(1.2)
     scheduler.shutdown()
-    assert most[0] == 1
+    assert overlap.most == 1
 
 
 @given(previous=st.floats(0, 2e9), interval=st.floats(0.1, 3600), phase=st.floats(0, 1),
