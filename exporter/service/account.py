@@ -39,22 +39,21 @@ class Hosts:
     ms at a thousand accounts, which held their first polls back)."""
 
     def __init__(self, proxies: Callable[[str], dict[str, str]] = environ_proxies) -> None:
-        self._clocks: dict[str, ServerClock] = {}
-        self._proxies: dict[str, dict[str, str]] = {}
+        self._hosts: dict[str, tuple[ServerClock, dict[str, str]]] = {}
         self._read_proxies = proxies
         self._lock = threading.Lock()
 
     def clock(self, endpoint: str) -> ServerClock:
-        with self._lock:
-            if endpoint not in self._clocks:
-                self._clocks[endpoint] = ServerClock(endpoint)
-            return self._clocks[endpoint]
+        return self._host(endpoint)[0]
 
     def proxies(self, endpoint: str) -> dict[str, str]:
+        return self._host(endpoint)[1]
+
+    def _host(self, endpoint: str) -> tuple[ServerClock, dict[str, str]]:
         with self._lock:
-            if endpoint not in self._proxies:
-                self._proxies[endpoint] = self._read_proxies(endpoint)
-            return self._proxies[endpoint]
+            if endpoint not in self._hosts:
+                self._hosts[endpoint] = (ServerClock(endpoint), self._read_proxies(endpoint))
+            return self._hosts[endpoint]
 
 
 @dataclass(frozen=True)

@@ -77,8 +77,8 @@ class Exporter:
         return self._started and self.store.ready()
 
     def start(self) -> None:
-        # Started first: each account's first poll goes out as soon as its runner exists, not
-        # once every runner does (18 ms at 120 accounts, 150 ms at 1,000).
+        # Started first: the first runners' polls may go out while the later runners are made
+        # (the two share the interpreter lock: at 120 accounts the first request left no sooner).
         self.scheduler.start()
         self._apply(self.config)
         self.reload_success_time = time.time()
