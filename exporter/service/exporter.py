@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter.build import build_info
 from exporter.bybit.budget import RequestBudget
@@ -19,6 +19,7 @@ from exporter.config import Config, ConfigError
 from exporter.metrics.catalogue import SERVED
 from exporter.metrics.family import (BUILD_INFO, RELOAD_OK, RELOAD_TIME, SHARD_INFO,
                                      WEB_CONFIG_RELOAD_OK)
+from exporter.metrics.process import ProcessMetrics
 from exporter.metrics.render import ExporterSample, FastExposition
 from exporter.service import scheduling
 from exporter.service.account import PHASES, AccountRunner, Hosts, Shared
@@ -43,7 +44,7 @@ def _freeze(collect: int | None) -> None:
 def process_metrics() -> Callable[[], bytes]:
     """process_* series (memory, CPU, open files), rendered on every scrape: they are few."""
     registry = CollectorRegistry()
-    ProcessCollector(registry=registry)
+    registry.register(ProcessMetrics())
     return lambda: generate_latest(registry)
 
 

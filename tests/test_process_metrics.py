@@ -1,0 +1,59 @@
+"""The process_* series: what prometheus_client's stock collector serves, read more cheaply."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.metrics.process import ProcessMetrics
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="Linux /proc only")
+
+
+def served(collector: object) -> dict[str, tuple[str, str, float]]:
+    """family name -> (type, help, value) as a scrape parses them."""
+    registry = CollectorRegistry()
+    registry.register(collector)  # type: ignore[arg-type]
+    text = generate_latest(registry).decode()
+    return {family.name: (family.type, family.documentation, family.samples[0].value)
+            for family in text_string_to_metric_families(text)}
+
+
+def test_the_same_families_and_values_as_the_stock_collector() -> None:
+    ours = served(ProcessMetrics())
+    stock = served(ProcessCollector(registry=None))
+    assert set(ours) == set(stock) and len(ours) == 6
+    for name, (kind, help_text, value) in stock.items():
+        assert ours[name][:2] == (kind, help_text)
+        if name == "process_open_fds":  # the stock count includes the descriptor it lists with
+            assert value - 1 <= ours[name][2] <= value
+        elif name.endswith("_memory_bytes"):
+            assert ours[name][2] == pytest.approx(value, rel=0.05)
+        elif name == "process_cpu_seconds":
+            assert ours[name][2] == pytest.approx(value, abs=0.5)
+        else:
+            assert ours[name][2] == value, name
+
+
+def test_open_files_are_counted_as_they_open_and_close(tmp_path: Path) -> None:
+    metrics = ProcessMetrics()
+    before = served(metrics)["process_open_fds"][2]
+    files = [open(tmp_path / f"f{i}", "w") for i in range(40)]
+    try:
+        assert served(metrics)["process_open_fds"][2] == before + 40
+    finally:
+        for file in files:
+            file.close()
+    assert served(metrics)["process_open_fds"][2] == before
+    assert os.stat("/proc/self/fd").st_size in (0, before)  # 0: a kernel before 6.2
+
+
+def test_what_cannot_be_read_is_left_out_not_served_stale(tmp_path: Path) -> None:
+    """A /proc without the process's stat and fd: memory, CPU and open files are not served
+    (no old or zero value in their place); what needs no /proc still is."""
+    assert set(served(ProcessMetrics(proc=tmp_path))) == {"process_start_time_seconds",
+                                                         "process_max_fds"}
