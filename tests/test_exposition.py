@@ -202,15 +202,15 @@ steps = st.lists(st.one_of(
             st.sampled_from(sorted(COIN_METRICS)), values, max_size=3), max_size=3)),
     st.tuples(st.just("failure"), accounts, st.just({})),
     st.tuples(st.just("targets"), st.frozensets(accounts), st.just({})),
-    st.tuples(st.just("stale"), st.just(""), st.just({}))), max_size=25)
+    st.tuples(st.just("time"), st.just(""), st.integers(0, 70))), max_size=25)
 
 
 @settings(max_examples=80, deadline=None)
 @given(steps=steps)
 def test_the_gzip_body_stays_valid_through_any_changes(steps):
-    """Targets come, change, fail, go stale and go: after every step the gzip body passes a
-    strict decoder (CRC-32 and length in its trailer) and holds the stock path's samples.
-    Blocks of two slots: the five targets' chunks span several blocks of a family."""
+    """Targets come, change, fail, go stale (each at its own time) and go: after every step
+    the gzip body passes a strict decoder (CRC-32 and length in its trailer) and holds the
+    stock path's samples. Blocks of two slots: five targets' chunks span several blocks."""
     with mock.patch.object(exposition_module, "BLOCK_SLOTS", 2):
         _check_every_step(steps)
 
@@ -229,11 +229,40 @@ def _check_every_step(steps):
         elif kind == "targets":
             targets = set(subject)
             store.set_targets({key(name, "UNIFIED"): spec("UNIFIED") for name in targets})
-        elif kind == "stale":
-            clock.now += 61
+        elif kind == "time":  # staleness (60 s) comes to each target at its own time
+            clock.now += coins
         zipped = exposition.render(gzip=True)
         decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
         plain = decoder.decompress(zipped)
         assert decoder.eof and not decoder.unused_data
         assert parse_samples(plain.decode()) == parse_samples(
             generate_latest(build_registry(store)).decode())
+
+
+def test_a_scrape_refiles_only_the_targets_gone_stale_and_expiries_stay_bounded(monkeypatch):
+    """With the default stale_after (300 s) and 30 s polls, a scrape now and then used to
+    file every target again (a loop over a fund's 1,400 targets, under the lock that polls
+    need); it files again only those whose values went stale since the last scrape."""
+    clock = FakeClock()
+    store = Store(stale_after=300, clock=clock)
+    exposition = FastExposition(store, SERVED)
+    names = [f"acct{i:03}" for i in range(100)]
+    store.set_targets({key(name, "UNIFIED"): spec("UNIFIED") for name in names})
+    for round_ in range(40):  # every target polled 40 times, 30 s apart, staggered
+        for i, name in enumerate(names):
+            clock.now = 1_000 + round_ * 30 + i * 0.3
+            if not (round_ == 39 and name in ("acct007", "acct050")):  # these two stop
+                store.record_success(key(name, "UNIFIED"), snapshot(), 0.1, 5)
+        exposition.render(gzip=True)
+    filed = []
+    real_file = FastExposition._file
+    monkeypatch.setattr(FastExposition, "_file",
+                        lambda self, key_, *rest: filed.append(key_.account) or
+                        real_file(self, key_, *rest))
+    clock.now = 1_000 + 38 * 30 + 50 * 0.3 + 300.01  # acct007's and acct050's values expired
+    text = exposition.render(gzip=False).decode()
+    assert sorted(filed) == ["acct007", "acct050"]
+    assert 'bybit_coin_equity{account="acct007"' not in text
+    assert 'bybit_coin_equity{account="acct051"' in text
+    assert both(store, exposition)[0] == both(store, exposition)[1]
+    assert len(exposition._deadlines) <= 2 * len(names) + 64  # a poll's expiry, kept 40 times

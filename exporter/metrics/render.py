@@ -11,7 +11,7 @@ empty final block and the CRC-32 of the plain text, combined from the chunks' ow
 
 from __future__ import annotations
 
-import math
+import heapq
 import struct
 import threading
 import zlib
@@ -190,7 +190,7 @@ class FastExposition:
         self._rendered: dict[TargetKey, tuple[TargetState, RenderedTarget]] = {}
         self._filed = {name: _Filed() for name in self.order}  # each target's chunk, by family
         self._expiry: dict[TargetKey, float] = {}  # targets whose values are filed: stale after
-        self._next_expiry = math.inf
+        self._deadlines: list[tuple[float, TargetKey]] = []  # a heap of _expiry, and older ones
         self._stale_after = store.stale_after
         self._version = 0  # bumped on every change of what is filed
         self._lock = threading.Lock()  # guards the above; never held while rendering
@@ -234,9 +234,17 @@ class FastExposition:
                 filed.put(key, chunk)
         if fresh and state.last_success is not None:
             self._expiry[key] = state.last_success + self._stale_after
-            self._next_expiry = min(self._next_expiry, self._expiry[key])
+            self._deadline(key, self._expiry[key])
         else:
             self._expiry.pop(key, None)
+
+    def _deadline(self, key: TargetKey, expiry: float) -> None:
+        """Push an expiry on the heap; past twice the targets, drop the outdated entries (a
+        target's earlier expiries, left in place when it was polled again)."""
+        heapq.heappush(self._deadlines, (expiry, key))
+        if len(self._deadlines) > 2 * len(self._expiry) + 64:
+            self._deadlines = [(expiry, key) for key, expiry in self._expiry.items()]
+            heapq.heapify(self._deadlines)
 
     def _unfile(self, key: TargetKey, names: Iterable[str]) -> None:
         for name in names:
@@ -244,14 +252,26 @@ class FastExposition:
                 self._filed[name].remove(key)
 
     def _expire(self, now: float) -> None:
-        """File again what was filed when values were fresh, once some may have gone stale
-        (or the staleness limit changed with a reload): a rare loop over every target."""
+        """File again without its values each target whose values went stale, in the order
+        they did: a scrape pays for the targets that expired since the last, not for all."""
+        with self._lock:
+            due = []
+            while self._deadlines and self._deadlines[0][0] < now:
+                due.append(heapq.heappop(self._deadlines))
+            for expiry, key in due:
+                if self._expiry.get(key) == expiry:  # not an outdated entry
+                    state, rendered = self._rendered[key]
+                    self._file(key, rendered, rendered, state, now)
+                    self._version += 1
+
+    def _refile_all(self, now: float) -> None:
+        """File every target again: the staleness limit changed (with a reload)."""
         with self._lock:
             self._stale_after = self.store.stale_after
             self._expiry.clear()
+            self._deadlines = []
             for key, (state, rendered) in self._rendered.items():
                 self._file(key, rendered, rendered, state, now)
-            self._next_expiry = min(self._expiry.values(), default=math.inf)
             self._version += 1
 
     def rendered(self, key: TargetKey) -> RenderedTarget | None:
@@ -271,7 +291,10 @@ class FastExposition:
 
     def _body(self) -> _Body:
         now = self.store.clock()
-        if now >= self._next_expiry or self.store.stale_after != self._stale_after:
+        first = self._deadlines[:1]  # one atomic read: polls push and scrapes pop meanwhile
+        if self.store.stale_after != self._stale_after:
+            self._refile_all(now)
+        elif first and first[0][0] < now:
             self._expire(now)
         exporter = self._exporter_section()
         key = (self._version, exporter)
