@@ -1,8 +1,12 @@
 """Worker threads: started as jobs need them, at most `size` at once, and (for poll threads)
 ended once idle, without losing a job submitted while they end."""
 
+import os
+import sys
 import threading
 import time
+
+import pytest
 
 from exporter.pool import WorkerPool
 from exporter.service import scheduling
@@ -82,3 +86,29 @@ def test_first_poll_threads_end_once_a_start_is_over(monkeypatch):
             <= scheduling.REPEAT_WORKERS
     finally:
         scheduler.shutdown()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+def test_polls_run_below_the_web_servers_priority():
+    """When polls land in a burst and the cores are short, the kernel runs a scrape's threads
+    first: every poll thread (first, repeat and slow polls) is POLL_NICE nicer than the
+    process, a web worker is not."""
+    def nice_of_this_thread():
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    process = os.getpriority(os.PRIO_PROCESS, 0)
+    seen: dict[str, int] = {}
+    scheduler = scheduling.PollScheduler(4)
+    scheduler.add("margin", lambda: seen.setdefault("margin", nice_of_this_thread()), 60.0)
+    scheduler.add("slow", lambda: seen.setdefault("slow", nice_of_this_thread()), 60.0,
+                  slow=True)
+    web = WorkerPool(2)
+    web.submit(lambda: seen.setdefault("web", nice_of_this_thread()))
+    scheduler.start()
+    try:
+        wait_for(lambda: len(seen) == 3, timeout=5)
+    finally:
+        scheduler.shutdown()
+        web.stop()
+    assert seen == {"margin": process + scheduling.POLL_NICE,
+                    "slow": process + scheduling.POLL_NICE, "web": process}
