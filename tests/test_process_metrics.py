@@ -14,18 +14,21 @@ from exporter.metrics.process import ProcessMetrics
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="Linux /proc only")
 
 
-def served(collector: object) -> dict[str, tuple[str, str, float]]:
+def parsed(text: bytes) -> dict[str, tuple[str, str, float]]:
     """family name -> (type, help, value) as a scrape parses them."""
-    registry = CollectorRegistry()
-    registry.register(collector)  # type: ignore[arg-type]
-    text = generate_latest(registry).decode()
     return {family.name: (family.type, family.documentation, family.samples[0].value)
-            for family in text_string_to_metric_families(text)}
+            for family in text_string_to_metric_families(text.decode())}
+
+
+def served(metrics: ProcessMetrics) -> dict[str, tuple[str, str, float]]:
+    return parsed(metrics.render())
 
 
 def test_the_same_families_and_values_as_the_stock_collector() -> None:
     ours = served(ProcessMetrics())
-    stock = served(ProcessCollector(registry=None))
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    stock = parsed(generate_latest(registry))
     assert set(ours) == set(stock) and len(ours) == 6
     for name, (kind, help_text, value) in stock.items():
         assert ours[name][:2] == (kind, help_text)

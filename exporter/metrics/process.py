@@ -11,34 +11,35 @@ from __future__ import annotations
 import os
 import resource
 from pathlib import Path
-from typing import Iterator
 
-from prometheus_client import ProcessCollector
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from exporter.metrics.render import format_value
 
 START_TIME = "process_start_time_seconds"  # read once: a process starts once
 
 
 class ProcessMetrics:
-    """A prometheus_client collector: the stock collector's families (read once, at start, for
-    their names, help, types and the start time) with values read again at each collect()."""
+    """The stock collector's families, read once at start for their names, help, types and
+    the start time (their HELP and TYPE lines rendered then, by the client library), with
+    values read again at each render()."""
 
     def __init__(self, proc: Path = Path("/proc/self")):
         self.proc = proc
-        self.templates = ProcessCollector(registry=None).collect()  # none where /proc is not
-        self.start_time = {sample.name: sample.value for family in self.templates
+        templates = ProcessCollector(registry=None).collect()  # none where /proc is not
+        self.headers = {family.samples[0].name: _header(family) for family in templates}
+        self.start_time = {sample.name: sample.value for family in templates
                            for sample in family.samples if sample.name == START_TIME}
         self.page_size = os.sysconf("SC_PAGE_SIZE")
         self.ticks = os.sysconf("SC_CLK_TCK")
 
-    def collect(self) -> Iterator[Metric]:
-        values = self.read() if self.templates else {}
-        for template in self.templates:
-            sample = template.samples[0]
-            if sample.name in values:  # a value that could not be read is left out
-                family = Metric(template.name, template.documentation, template.type)
-                family.samples = [sample._replace(value=values[sample.name])]
-                yield family
+    def render(self) -> bytes:
+        """The exposition text; a value that could not be read is left out with its family."""
+        values = self.read() if self.headers else {}
+        return "".join(f"{header}{name} {format_value(values[name])}\n"
+                       for name, header in self.headers.items() if name in values).encode()
 
     def read(self) -> dict[str, float]:
         values = dict(self.start_time)
@@ -70,3 +71,20 @@ def read_small(path: Path) -> bytes:
         return os.read(fd, 65536)
     finally:
         os.close(fd)
+
+
+class _Fixed(Collector):
+    def __init__(self, family: Metric):
+        self.family = family
+
+    def collect(self) -> list[Metric]:
+        return [self.family]
+
+
+def _header(family: Metric) -> str:
+    """A family's HELP and TYPE lines, as generate_latest writes them (its last line is the
+    family's one sample)."""
+    registry = CollectorRegistry()
+    registry.register(_Fixed(family))
+    text = generate_latest(registry).decode()
+    return text[:text.rindex("\n", 0, len(text) - 1) + 1]

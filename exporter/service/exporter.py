@@ -11,8 +11,6 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, generate_latest
-
 from exporter.build import build_info
 from exporter.bybit.budget import RequestBudget
 from exporter.config import Config, ConfigError
@@ -43,9 +41,7 @@ def _freeze(collect: int | None) -> None:
 
 def process_metrics() -> Callable[[], bytes]:
     """process_* series (memory, CPU, open files), rendered on every scrape: they are few."""
-    registry = CollectorRegistry()
-    registry.register(ProcessMetrics())
-    return lambda: generate_latest(registry)
+    return ProcessMetrics().render
 
 
 class Exporter:
