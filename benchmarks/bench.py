@@ -12,7 +12,7 @@ signed requests on as many threads. Ratios compare two things measured in the sa
 the same machine, so they hold on a noisy shared host where wall times don't. Scrapes are
 timed from a process of their own (benchmarks/scraper.py). The 30 s scrape row is measured
 twice: as ever, and with the simulated Bybit's threads at a lower CPU priority, as if it ran
-elsewhere (lower_priority).
+elsewhere (run_simulator_nicer).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -43,6 +42,7 @@ from prometheus_client.parser import text_string_to_metric_families  # noqa: E40
 
 from benchmarks.scraper import PROMETHEUS_HEADERS, timed_scrapes  # noqa: E402
 from benchmarks.stock import build_registry  # noqa: E402
+from exporter import pool  # noqa: E402
 from exporter.bybit.budget import MAX_REQUESTS, WINDOW_SECONDS, RequestBudget  # noqa: E402
 from exporter.config import DEFAULT_COLLECT, load_file, load_text  # noqa: E402
 from exporter.service.exporter import Exporter as ServiceExporter  # noqa: E402
@@ -221,7 +221,7 @@ def quiet(sim: BybitSimulator) -> BybitSimulator:
     return sim
 
 
-def lower_priority(sim: BybitSimulator, nice: int) -> None:
+def run_simulator_nicer(sim: BybitSimulator, nice: int) -> None:
     """Serve every connection of the simulator from a thread at this nice value (Linux sets it
     per thread): Bybit's servers do not share the exporter's machine, and on two cores the
     simulator's bursts of work (a signature check and a JSON answer for each of up to 170
@@ -229,7 +229,7 @@ def lower_priority(sim: BybitSimulator, nice: int) -> None:
     serve = sim.server.process_request_thread
 
     def lowered(request, client_address) -> None:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        pool.lower_priority(nice)
         serve(request, client_address)
 
     sim.server.process_request_thread = lowered  # type: ignore[method-assign]
@@ -249,7 +249,7 @@ def running(tmp: Path, accounts: int, coins: int, interval: str, latency: float 
     sim_accounts, names = fleet(accounts, coins, latency, positions, funding)
     sim = quiet(BybitSimulator(sim_accounts)).start()
     if simulator_nice:
-        lower_priority(sim, simulator_nice)
+        run_simulator_nicer(sim, simulator_nice)
     config = tmp / f"bench-{accounts}x{coins}x{positions}-{'-'.join(collect or ['default'])}.yaml"
     write_config(config, sim, sim_accounts, names, interval, collect)
     exporter = Exporter(config, exporter_args, code)

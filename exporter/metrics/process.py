@@ -27,7 +27,7 @@ class ProcessMetrics:
     values read again at each render()."""
 
     def __init__(self, proc: Path = Path("/proc/self")):
-        self.proc = proc
+        self.stat, self.fds = proc / "stat", proc / "fd"
         templates = ProcessCollector(registry=None).collect()  # none where /proc is not
         self.headers = {family.samples[0].name: _header(family) for family in templates}
         self.start_time = {sample.name: sample.value for family in templates
@@ -44,7 +44,7 @@ class ProcessMetrics:
     def read(self) -> dict[str, float]:
         values = dict(self.start_time)
         try:
-            parts = read_small(self.proc / "stat").rsplit(b")", 1)[1].split()
+            parts = read_small(self.stat).rsplit(b")", 1)[1].split()
             values["process_virtual_memory_bytes"] = float(parts[20])
             values["process_resident_memory_bytes"] = float(parts[21]) * self.page_size
             values["process_cpu_seconds_total"] = (float(parts[11]) + float(parts[12])) / self.ticks
@@ -60,7 +60,7 @@ class ProcessMetrics:
         return values
 
     def open_files(self) -> int:
-        return os.stat(self.proc / "fd").st_size or len(os.listdir(self.proc / "fd"))
+        return os.stat(self.fds).st_size or len(os.listdir(self.fds))
 
 
 def read_small(path: Path) -> bytes:
