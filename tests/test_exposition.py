@@ -210,8 +210,10 @@ steps = st.lists(st.one_of(
 def test_the_gzip_body_stays_valid_through_any_changes(steps):
     """Targets come, change, fail, go stale (each at its own time) and go: after every step
     the gzip body passes a strict decoder (CRC-32 and length in its trailer) and holds the
-    stock path's samples. Blocks of two slots: five targets' chunks span several blocks."""
-    with mock.patch.object(exposition_module, "BLOCK_SLOTS", 2):
+    stock path's samples. Blocks of two slots: five targets' chunks span several blocks; lines
+    stored below 100 bytes: two of them fill a block that is compressed as one."""
+    with mock.patch.object(exposition_module, "BLOCK_SLOTS", 2), \
+            mock.patch.object(exposition_module, "STORE_BELOW", 100):
         _check_every_step(steps)
 
 
@@ -266,3 +268,59 @@ def test_a_scrape_refiles_only_the_targets_gone_stale_and_expiries_stay_bounded(
     assert 'bybit_coin_equity{account="acct051"' in text
     assert both(store, exposition)[0] == both(store, exposition)[1]
     assert len(exposition._deadlines) <= 2 * len(names) + 64  # a poll's expiry, kept 40 times
+
+
+def one_line_families(exposition):
+    return {name: filed for name, filed in exposition._filed.items()
+            if name in ("bybit_up", "bybit_last_success_timestamp_seconds")}
+
+
+def test_one_line_chunks_are_compressed_a_block_at_a_time():
+    """A family with one line per target: each line is stored as it is (too short to gain
+    from compression alone); a block of them is compressed as one, with the same text."""
+    store = Store(stale_after=60)
+    exposition = FastExposition(store, SERVED)
+    names = [f"account-{i:03}" for i in range(64)]
+    store.set_targets({key(name, "UNIFIED"): spec("UNIFIED") for name in names})
+    for name in names:
+        store.record_success(key(name, "UNIFIED"), snapshot(), 0.1, 5)
+    families = one_line_families(exposition)
+    assert len(families) == 2
+    for filed in families.values():
+        plain = b"".join(chunk_text((block, 0, 0)) for block in filed.blocks)
+        stored = sum(len(deflated) for deflated in filed.deflated)
+        assert plain.count(b"\n") == 64
+        assert sum(map(len, filed.blocks)) * 3 < stored  # and none of the blocks is stored
+        assert all(exposition_module.stored_text(block) is None for block in filed.blocks)
+    zipped = exposition.render(gzip=True)
+    assert parse_samples(gzip.decompress(zipped).decode()) == both(store, exposition)[0]
+
+
+def test_a_block_changed_while_it_was_compressed_keeps_the_change(monkeypatch):
+    """Blocks are compressed outside the lock: when another poll files into the same block
+    meanwhile, the compressed text (now outdated) is not put in place."""
+    store = Store(stale_after=60)
+    exposition = FastExposition(store, SERVED)
+    names = [f"account-{i:03}" for i in range(16)]
+    store.set_targets({key(name, "UNIFIED"): spec("UNIFIED") for name in names})
+    for name in names:
+        store.record_success(key(name, "UNIFIED"), snapshot(), 0.1, 5)
+    real_make_chunk = exposition_module.make_chunk
+    meanwhile = []
+
+    def another_poll_files_meanwhile(plain, crc=None):
+        packing = plain.startswith(b"bybit_rate_limit_remaining") and plain.count(b"\n") > 1
+        if packing and not meanwhile:
+            meanwhile.append(1)
+            store.record_success(key("account-003", "UNIFIED"), snapshot(), 0.1, 4)
+        return real_make_chunk(plain, crc)
+
+    monkeypatch.setattr(exposition_module, "make_chunk", another_poll_files_meanwhile)
+    store.record_success(key("account-009", "UNIFIED"), snapshot(), 0.1, 3)
+    assert meanwhile
+    text = exposition.render(gzip=True)
+    samples = parse_samples(gzip.decompress(text).decode())
+    remaining = {dict(labels)["account"]: value for name, labels in samples
+                 if name == "bybit_rate_limit_remaining" for value in (samples[(name, labels)],)}
+    assert remaining["account-003"] == 4 and remaining["account-009"] == 3
+    assert samples == both(store, exposition)[0]

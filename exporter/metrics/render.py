@@ -4,7 +4,8 @@ joins bytes, with no loop over targets or chunks in Python.
 
 gzip without compressing at scrape time: every chunk is a raw deflate stream of its own, ended
 with a sync flush (byte-aligned, not final, no back-references outside itself), so chunks can
-be concatenated in any order into one valid deflate stream. The scrape adds the gzip header, an
+be concatenated in any order into one valid deflate stream (as can a block of one-line chunks
+compressed again as one, in the polling thread). The scrape adds the gzip header, an
 empty final block and the CRC-32 of the plain text, combined from the chunks' own CRC-32s
 (exporter.metrics.crc): the plain text is not kept.
 """
@@ -59,6 +60,16 @@ def stored_block(plain: bytes) -> bytes:
     """A deflate block that stores `plain` as it is (at most 65,535 bytes per block)."""
     blocks = [plain[i:i + 0xFFFF] for i in range(0, len(plain), 0xFFFF)]
     return b"".join(b"\x00" + struct.pack("<HH", len(b), len(b) ^ 0xFFFF) + b for b in blocks)
+
+
+def stored_text(deflated: bytes) -> bytes | None:
+    """The plain text of deflated bytes that are one stored block (as stored_block makes for
+    fewer than 65,536 bytes), else None."""
+    if not deflated:
+        return b""
+    if deflated[0] != 0 or len(deflated) != 5 + int.from_bytes(deflated[1:3], "little"):
+        return None
+    return deflated[5:]
 
 
 def make_chunk(plain: bytes, crc: int | None = None) -> Chunk:
@@ -209,8 +220,27 @@ class FastExposition:
             if self.store.current(state.key) is not state:
                 return
             self._rendered[state.key] = (state, rendered)
-            self._file(state.key, old[1] if old is not None else None, rendered, state, now)
+            touched = self._file(state.key, old[1] if old is not None else None, rendered,
+                                 state, now)
             self._version += 1
+        self._pack(touched)
+
+    def _pack(self, touched: list[tuple[_Filed, int]]) -> None:
+        """Compress together the one-line chunks (stored as they are) in the blocks a poll
+        changed: 16 lines of a family deflate to a seventh of their text, where each alone
+        would gain nothing (1.2 of the 2.7 MB body at 158k samples were such lines). Done
+        outside the lock, and put in place unless the block changed meanwhile; until then
+        the block is served as it was joined, stored, the same text."""
+        with self._lock:
+            wanted = [(filed, block, filed.blocks[block], filed.stored_text(block))
+                      for filed, block in touched]
+        packed = [(filed, block, joined, make_chunk(text)[0])
+                  for filed, block, joined, text in wanted
+                  if text is not None and len(text) >= STORE_BELOW]
+        with self._lock:
+            for filed, block, joined, deflated in packed:
+                if filed.blocks[block] is joined:  # text unchanged: the cached body holds
+                    filed.blocks[block] = deflated
 
     def _on_removed(self, key: TargetKey) -> None:
         with self._lock:
@@ -221,22 +251,26 @@ class FastExposition:
                 self._version += 1
 
     def _file(self, key: TargetKey, old: RenderedTarget | None, new: RenderedTarget,
-              state: TargetState, now: float) -> None:
+              state: TargetState, now: float) -> list[tuple[_Filed, int]]:
         """File a target's chunks: its health once its first poll attempt has ended (before
-        that, it is not served at all), its values while they are fresh."""
+        that, it is not served at all), its values while they are fresh. Returns the blocks
+        that changed."""
         fresh = state.attempted and state.fresh_translation(now, self._stale_after) is not None
         served = {**(new.values if fresh else {}), **(new.health if state.attempted else {})}
-        if old is not None:
-            self._unfile(key, [name for name in (*old.values, *old.health) if name not in served])
+        touched = [] if old is None else self._unfile(
+            key, [name for name in (*old.values, *old.health) if name not in served])
         for name, chunk in served.items():
             filed = self._filed.get(name)
             if filed is not None:  # a family not served (not in `families`) is left out
-                filed.put(key, chunk)
+                block = filed.put(key, chunk)
+                if block is not None:
+                    touched.append((filed, block))
         if fresh and state.last_success is not None:
             self._expiry[key] = state.last_success + self._stale_after
             self._deadline(key, self._expiry[key])
         else:
             self._expiry.pop(key, None)
+        return touched
 
     def _deadline(self, key: TargetKey, expiry: float) -> None:
         """Push an expiry on the heap; past twice the targets, drop the outdated entries (a
@@ -246,10 +280,14 @@ class FastExposition:
             self._deadlines = [(expiry, key) for key, expiry in self._expiry.items()]
             heapq.heapify(self._deadlines)
 
-    def _unfile(self, key: TargetKey, names: Iterable[str]) -> None:
+    def _unfile(self, key: TargetKey, names: Iterable[str]) -> list[tuple[_Filed, int]]:
+        touched = []
         for name in names:
-            if name in self._filed:
-                self._filed[name].remove(key)
+            filed = self._filed.get(name)
+            block = filed.remove(key) if filed is not None else None
+            if filed is not None and block is not None:
+                touched.append((filed, block))
+        return touched
 
     def _expire(self, now: float) -> None:
         """File again without its values each target whose values went stale, in the order
@@ -325,7 +363,8 @@ class _Filed:
     CRC-32 and length of their plain text joined. A scrape joins the blocks: reading 20,000
     small objects scattered over the heap, which a second of idling has pushed out of the CPU's
     caches, took it 0.9-1.8 ms (0.3 ms in blocks); a block is joined again (a few KB) when one
-    of its slots changes."""
+    of its slots changes. A block of one-line chunks is then compressed as one (see
+    FastExposition._pack)."""
 
     __slots__ = ("slots", "free", "deflated", "blocks", "checksum")
 
@@ -336,7 +375,8 @@ class _Filed:
         self.blocks: list[bytes] = []
         self.checksum = Concatenation()
 
-    def put(self, key: TargetKey, chunk: Chunk) -> None:
+    def put(self, key: TargetKey, chunk: Chunk) -> int | None:
+        """File a target's chunk; the block it changed, if any."""
         slot = self.slots.get(key)
         if slot is None:
             slot = self.slots[key] = self.free.pop() if self.free else len(self.deflated)
@@ -344,18 +384,28 @@ class _Filed:
                 self.deflated.append(b"")
         deflated, crc, size = chunk
         if self.deflated[slot] is deflated:  # the same chunk, filed again
-            return
+            return None
         self.deflated[slot] = deflated
         self._join_block(slot)
         self.checksum.set(slot, crc, size)
+        return slot // BLOCK_SLOTS
 
-    def remove(self, key: TargetKey) -> None:
+    def remove(self, key: TargetKey) -> int | None:
+        """Empty a target's slot; the block it changed, if any."""
         slot = self.slots.pop(key, None)
-        if slot is not None:
-            self.deflated[slot] = b""
-            self._join_block(slot)
-            self.checksum.set(slot, 0, 0)
-            self.free.append(slot)
+        if slot is None:
+            return None
+        self.deflated[slot] = b""
+        self._join_block(slot)
+        self.checksum.set(slot, 0, 0)
+        self.free.append(slot)
+        return slot // BLOCK_SLOTS
+
+    def stored_text(self, block: int) -> bytes | None:
+        """The plain text of a block whose chunks are all stored, else None."""
+        start = block * BLOCK_SLOTS
+        texts = [stored_text(deflated) for deflated in self.deflated[start:start + BLOCK_SLOTS]]
+        return None if None in texts else b"".join(text for text in texts if text is not None)
 
     def _join_block(self, slot: int) -> None:
         block = slot // BLOCK_SLOTS
