@@ -72,6 +72,12 @@ def stored_text(deflated: bytes) -> bytes | None:
     return deflated[5:]
 
 
+def stored_texts(chunks: Iterable[bytes]) -> bytes | None:
+    """The plain text of deflated chunks that are all stored, joined; else None."""
+    texts = [stored_text(deflated) for deflated in chunks]
+    return None if None in texts else b"".join(text for text in texts if text is not None)
+
+
 def make_chunk(plain: bytes, crc: int | None = None) -> Chunk:
     crc = zlib.crc32(plain) if crc is None else crc
     if len(plain) < STORE_BELOW:  # not worth a compressor: a stored (uncompressed) block
@@ -232,10 +238,12 @@ class FastExposition:
         outside the lock, and put in place unless the block changed meanwhile; until then
         the block is served as it was joined, stored, the same text."""
         with self._lock:
-            wanted = [(filed, block, filed.blocks[block], filed.stored_text(block))
+            wanted = [(filed, block, filed.blocks[block], filed.block_slots(block))
                       for filed, block in touched]
+        texts = [(filed, block, joined, stored_texts(slots))
+                 for filed, block, joined, slots in wanted]
         packed = [(filed, block, joined, make_chunk(text)[0])
-                  for filed, block, joined, text in wanted
+                  for filed, block, joined, text in texts
                   if text is not None and len(text) >= STORE_BELOW]
         with self._lock:
             for filed, block, joined, deflated in packed:
@@ -401,11 +409,9 @@ class _Filed:
         self.free.append(slot)
         return slot // BLOCK_SLOTS
 
-    def stored_text(self, block: int) -> bytes | None:
-        """The plain text of a block whose chunks are all stored, else None."""
+    def block_slots(self, block: int) -> list[bytes]:
         start = block * BLOCK_SLOTS
-        texts = [stored_text(deflated) for deflated in self.deflated[start:start + BLOCK_SLOTS]]
-        return None if None in texts else b"".join(text for text in texts if text is not None)
+        return self.deflated[start:start + BLOCK_SLOTS]
 
     def _join_block(self, slot: int) -> None:
         block = slot // BLOCK_SLOTS
