@@ -162,6 +162,27 @@ def test_endpoints_over_one_keep_alive_connection(start):
     assert server.fake.reloads == 1
 
 
+def test_a_body_larger_than_the_socket_takes_at_once_arrives_whole_over_keep_alive(start):
+    """The worker sends what the socket takes at once; the loop writes the rest as the client
+    reads (here it starts reading late), and the connection carries the next request."""
+    body = bytes(range(256)) * (64 * 1024)  # 16 MB: more than any socket buffer holds
+    app = FakeApp()
+    app.web_app = WebApp(lambda _gzip: body, lambda: True)
+    server = start(app)
+    request = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        for _ in range(2):
+            sock.sendall(request)
+            time.sleep(0.3)
+            received = b""
+            while not received.endswith(body[-1024:]) or len(received) < len(body):
+                received += sock.recv(1 << 20)
+            head, _, got = received.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200") and b"Content-Length: 16777216" in head
+            assert got == body
+
+
 def test_many_half_open_connections_neither_stop_scrapes_nor_add_threads(start):
     before = threading.active_count()
     server = start(max_requests=4)

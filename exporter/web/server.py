@@ -91,7 +91,7 @@ class Server:
         self._selector = selectors.DefaultSelector()
         self._conns: OrderedDict[Connection, None] = OrderedDict()  # oldest activity first
         self._handshaking: OrderedDict[Connection, None] = OrderedDict()  # oldest first
-        self._done: deque[tuple[Connection, bytes, bytes, bool]] = deque()
+        self._done: deque[tuple[Connection, bytes, bytes | memoryview, bool]] = deque()
         self._wake_r, self._wake_w = socket.socketpair()
         self._scratch = memoryview(bytearray(64 * 1024))  # reads of every connection
         self._stopping = threading.Event()
@@ -297,5 +297,5 @@ class Server:
         log.debug("http request", extra={"fields": {
             "client": conn.peer, "request": f"{head.method} {head.target} {head.version}",
             "status": response.status}})
-        self._done.append((conn, raw, response.body, keep_alive))
+        self._done.append((conn, *conn.send_early(raw, response.body), keep_alive))
         self._wake()
