@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from exporter.metrics import process
 from exporter.metrics.process import ProcessMetrics
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="Linux /proc only")
@@ -60,3 +61,33 @@ def test_what_cannot_be_read_is_left_out_not_served_stale(tmp_path: Path) -> Non
     (no old or zero value in their place); what needs no /proc still is."""
     assert set(served(ProcessMetrics(proc=tmp_path))) == {"process_start_time_seconds",
                                                          "process_max_fds"}
+
+
+def test_values_are_read_through_the_c_library_holding_the_interpreter_lock(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """os's calls let go of the interpreter lock (and a scrape waits to take it back behind
+    busy poll threads): with the C library at hand, none is made at a scrape."""
+    expected = served(ProcessMetrics())
+
+    def refused(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("an os call at a scrape")
+
+    metrics = ProcessMetrics()
+    counted = os.stat("/proc/self/fd").st_size > 0  # else (before Linux 6.2) listed
+    for name in ("open", "read", "close", "stat", *(("listdir",) if counted else ())):
+        monkeypatch.setattr(os, name, refused)
+    ours = served(metrics)
+    assert set(ours) == set(expected)
+    assert ours["process_open_fds"][2] == expected["process_open_fds"][2]
+
+
+def test_without_the_c_library_os_reads_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    with_libc = served(ProcessMetrics())
+    monkeypatch.setattr(process, "_libc", lambda: None)
+    without = served(ProcessMetrics())
+    assert set(without) == set(with_libc)
+    assert without["process_open_fds"][2] == with_libc["process_open_fds"][2]
+    assert without["process_resident_memory_bytes"][2] == pytest.approx(
+        with_libc["process_resident_memory_bytes"][2], rel=0.05)
+    assert set(served(ProcessMetrics(proc=Path("/nonexistent")))) == {
+        "process_start_time_seconds", "process_max_fds"}
