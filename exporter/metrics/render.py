@@ -247,7 +247,7 @@ class FastExposition:
                   if text is not None and len(text) >= STORE_BELOW]
         with self._lock:
             for filed, block, joined, deflated in packed:
-                if filed.blocks[block] is joined:  # text unchanged: the cached body holds
+                if filed.blocks[block] is joined:  # unchanged: the same text as cached
                     filed.blocks[block] = deflated
 
     def _on_removed(self, key: TargetKey) -> None:
