@@ -305,17 +305,17 @@ def test_a_block_changed_while_it_was_compressed_keeps_the_change(monkeypatch):
     store.set_targets({key(name, "UNIFIED"): spec("UNIFIED") for name in names})
     for name in names:
         store.record_success(key(name, "UNIFIED"), snapshot(), 0.1, 5)
-    real_make_chunk = exposition_module.make_chunk
+    real_deflate = exposition_module.deflate
     meanwhile = []
 
-    def another_poll_files_meanwhile(plain, crc=None):
+    def another_poll_files_meanwhile(plain):
         packing = plain.startswith(b"bybit_rate_limit_remaining") and plain.count(b"\n") > 1
         if packing and not meanwhile:
             meanwhile.append(1)
             store.record_success(key("account-003", "UNIFIED"), snapshot(), 0.1, 4)
-        return real_make_chunk(plain, crc)
+        return real_deflate(plain)
 
-    monkeypatch.setattr(exposition_module, "make_chunk", another_poll_files_meanwhile)
+    monkeypatch.setattr(exposition_module, "deflate", another_poll_files_meanwhile)
     store.record_success(key("account-009", "UNIFIED"), snapshot(), 0.1, 3)
     assert meanwhile
     text = exposition.render(gzip=True)

@@ -74,16 +74,25 @@ def stored_text(deflated: bytes) -> bytes | None:
 
 def stored_texts(chunks: Iterable[bytes]) -> bytes | None:
     """The plain text of deflated chunks that are all stored, joined; else None."""
-    texts = [stored_text(deflated) for deflated in chunks]
-    return None if None in texts else b"".join(text for text in texts if text is not None)
+    texts = []
+    for deflated in chunks:
+        text = stored_text(deflated)
+        if text is None:
+            return None
+        texts.append(text)
+    return b"".join(texts)
+
+
+def deflate(plain: bytes) -> bytes:
+    """A chunk's deflated bytes: stored as they are if short, else compressed."""
+    if len(plain) < STORE_BELOW:  # not worth a compressor: a stored (uncompressed) block
+        return stored_block(plain)
+    compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -WINDOW_BITS, MEMORY_LEVEL)
+    return compressor.compress(plain) + compressor.flush(zlib.Z_SYNC_FLUSH)
 
 
 def make_chunk(plain: bytes, crc: int | None = None) -> Chunk:
-    crc = zlib.crc32(plain) if crc is None else crc
-    if len(plain) < STORE_BELOW:  # not worth a compressor: a stored (uncompressed) block
-        return stored_block(plain), crc, len(plain)
-    compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -WINDOW_BITS, MEMORY_LEVEL)
-    return compressor.compress(plain) + compressor.flush(zlib.Z_SYNC_FLUSH), crc, len(plain)
+    return deflate(plain), zlib.crc32(plain) if crc is None else crc, len(plain)
 
 
 def _chunks(lines: dict[str, list[str]], previous: dict[str, Chunk]) -> dict[str, Chunk]:
@@ -242,7 +251,7 @@ class FastExposition:
                       for filed, block in touched]
         texts = [(filed, block, joined, stored_texts(slots))
                  for filed, block, joined, slots in wanted]
-        packed = [(filed, block, joined, make_chunk(text)[0])
+        packed = [(filed, block, joined, deflate(text))
                   for filed, block, joined, text in texts
                   if text is not None and len(text) >= STORE_BELOW]
         with self._lock:
