@@ -1,6 +1,7 @@
 """Sockets and threads. One event-loop thread accepts on every listen address, does TLS
-handshakes and reads request heads on non-blocking sockets with deadlines, and writes answers;
-at most `max_requests` worker threads run the routes. No thread per connection: clients that
+handshakes and reads request heads on non-blocking sockets with deadlines, and writes what of
+an answer the socket did not take at once; at most `max_requests` worker threads run the routes
+and send their answers' first part. No thread per connection: clients that
 stall cost a socket each, up to `max_connections`, beyond which the oldest of those waiting on
 their client are dropped."""
 
