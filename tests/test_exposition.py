@@ -277,7 +277,8 @@ def one_line_families(exposition):
 
 def test_one_line_chunks_are_compressed_a_block_at_a_time():
     """A family with one line per target: each line is stored as it is (too short to gain
-    from compression alone); a block of them is compressed as one, with the same text."""
+    from compression alone); a block of them is compressed as one, with the same text, from
+    the targets' second polls on (their first land together at a start: not then)."""
     store = Store(stale_after=60)
     exposition = FastExposition(store, SERVED)
     names = [f"account-{i:03}" for i in range(64)]
@@ -285,6 +286,10 @@ def test_one_line_chunks_are_compressed_a_block_at_a_time():
     for name in names:
         store.record_success(key(name, "UNIFIED"), snapshot(), 0.1, 5)
     families = one_line_families(exposition)
+    for filed in families.values():  # the stored lines joined as they are
+        assert all(block == b"".join(filed.block_slots(i)) for i, block in enumerate(filed.blocks))
+    for name in names:
+        store.record_success(key(name, "UNIFIED"), snapshot(), 0.2, 4)
     assert len(families) == 2
     for filed in families.values():
         plain = b"".join(chunk_text((block, 0, 0)) for block in filed.blocks)

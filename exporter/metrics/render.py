@@ -238,26 +238,30 @@ class FastExposition:
             touched = self._file(state.key, old[1] if old is not None else None, rendered,
                                  state, now)
             self._version += 1
-        self._pack(touched)
+        if old is not None and old[0].attempted:  # not a target's first poll: see _pack
+            self._pack(touched)
 
     def _pack(self, touched: list[tuple[_Filed, int]]) -> None:
-        """Compress together the one-line chunks (stored as they are) in the blocks a poll
-        changed: 16 lines of a family deflate to a seventh of their text, where each alone
-        would gain nothing (1.2 of the 2.7 MB body at 158k samples were such lines). Done
-        outside the lock, and put in place unless the block changed meanwhile; until then
-        the block is served as it was joined, stored, the same text."""
+        """Compress together the one-line chunks (stored as they are) in the blocks of a
+        poll's target that changed since they were last packed: 16 lines of a family deflate
+        to a seventh of their text, where each alone would gain nothing (1.2 of the 2.7 MB
+        body at 158k samples were such lines). Done outside the lock, and put in place unless
+        the block changed meanwhile; until then the block is served as it was joined, stored,
+        the same text. Not after a target's first poll: at a start every account's first polls land at once, and each block would be
+        compressed again as each of its 16 accounts landed, while the others wait for the
+        interpreter lock (120 accounts were all up 50 ms later); the next poll compresses."""
         with self._lock:
             wanted = [(filed, block, filed.blocks[block], filed.block_slots(block))
                       for filed, block in touched]
         texts = [(filed, block, joined, stored_texts(slots))
                  for filed, block, joined, slots in wanted]
-        packed = [(filed, block, joined, deflate(text))
-                  for filed, block, joined, text in texts
-                  if text is not None and len(text) >= STORE_BELOW]
+        packed = [(filed, block, joined, deflate(text)
+                   if text is not None and len(text) >= STORE_BELOW else None)
+                  for filed, block, joined, text in texts]
         with self._lock:
             for filed, block, joined, deflated in packed:
                 if filed.blocks[block] is joined:  # unchanged: the same text as cached
-                    filed.blocks[block] = deflated
+                    filed.packed(block, deflated)
 
     def _on_removed(self, key: TargetKey) -> None:
         with self._lock:
@@ -383,29 +387,30 @@ class _Filed:
     of its slots changes. A block of one-line chunks is then compressed as one (see
     FastExposition._pack)."""
 
-    __slots__ = ("slots", "free", "deflated", "blocks", "checksum")
+    __slots__ = ("slots", "free", "deflated", "blocks", "unpacked", "checksum")
 
     def __init__(self) -> None:
         self.slots: dict[TargetKey, int] = {}
         self.free: list[int] = []
         self.deflated: list[bytes] = []
         self.blocks: list[bytes] = []
+        self.unpacked: set[int] = set()  # blocks joined again since their last packing
         self.checksum = Concatenation()
 
     def put(self, key: TargetKey, chunk: Chunk) -> int | None:
-        """File a target's chunk; the block it changed, if any."""
+        """File a target's chunk; its block, if that has not been packed since it changed."""
         slot = self.slots.get(key)
         if slot is None:
             slot = self.slots[key] = self.free.pop() if self.free else len(self.deflated)
             if slot == len(self.deflated):
                 self.deflated.append(b"")
         deflated, crc, size = chunk
-        if self.deflated[slot] is deflated:  # the same chunk, filed again
-            return None
-        self.deflated[slot] = deflated
-        self._join_block(slot)
-        self.checksum.set(slot, crc, size)
-        return slot // BLOCK_SLOTS
+        if self.deflated[slot] is not deflated:  # else the same chunk, filed again
+            self.deflated[slot] = deflated
+            self._join_block(slot)
+            self.checksum.set(slot, crc, size)
+        block = slot // BLOCK_SLOTS
+        return block if block in self.unpacked else None
 
     def remove(self, key: TargetKey) -> int | None:
         """Empty a target's slot; the block it changed, if any."""
@@ -418,6 +423,13 @@ class _Filed:
         self.free.append(slot)
         return slot // BLOCK_SLOTS
 
+    def packed(self, block: int, deflated: bytes | None) -> None:
+        """A packing of the block as it stands: its text compressed as one (None: nothing to
+        gain, a chunk in it being compressed already or the text short)."""
+        if deflated is not None:
+            self.blocks[block] = deflated
+        self.unpacked.discard(block)
+
     def block_slots(self, block: int) -> list[bytes]:
         start = block * BLOCK_SLOTS
         return self.deflated[start:start + BLOCK_SLOTS]
@@ -428,6 +440,7 @@ class _Filed:
             self.blocks.append(b"")
         start = block * BLOCK_SLOTS
         self.blocks[block] = b"".join(self.deflated[start:start + BLOCK_SLOTS])
+        self.unpacked.add(block)
 
 
 Section = tuple[Chunk, int, int, list[bytes]]  # header, CRC-32 and length of text, deflated
