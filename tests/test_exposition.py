@@ -275,26 +275,33 @@ def one_line_families(exposition):
             if name in ("bybit_up", "bybit_last_success_timestamp_seconds")}
 
 
-def test_one_line_chunks_are_compressed_a_block_at_a_time():
+def test_one_line_chunks_are_compressed_a_block_at_a_time(monkeypatch):
     """A family with one line per target: each line is stored as it is (too short to gain
-    from compression alone); a block of them is compressed as one, with the same text, from
-    the targets' second polls on (their first land together at a start: not then)."""
+    from compression alone); a block of them is compressed as one, with the same text. The
+    first polls (which land together at a start) compress a block once, when they fill it;
+    the rest is compressed at the next polls."""
+    real_deflate = exposition_module.deflate
+    compressed = []
+    monkeypatch.setattr(exposition_module, "deflate", lambda plain: compressed.append(
+        plain.count(b"bybit_up{")) or real_deflate(plain))
     store = Store(stale_after=60)
     exposition = FastExposition(store, SERVED)
-    names = [f"account-{i:03}" for i in range(64)]
+    names = [f"account-{i:03}" for i in range(72)]  # four blocks of 16, and one of 8
     store.set_targets({key(name, "UNIFIED"): spec("UNIFIED") for name in names})
     for name in names:
         store.record_success(key(name, "UNIFIED"), snapshot(), 0.1, 5)
     families = one_line_families(exposition)
-    for filed in families.values():  # the stored lines joined as they are
-        assert all(block == b"".join(filed.block_slots(i)) for i, block in enumerate(filed.blocks))
+    assert len(families) == 2
+    assert [count for count in compressed if count > 1] == [16] * 4
+    for filed in families.values():  # the last block's lines are still stored, as they are
+        assert [block == b"".join(filed.block_slots(i)) for i, block in enumerate(filed.blocks)] \
+            == [False] * 4 + [True]
     for name in names:
         store.record_success(key(name, "UNIFIED"), snapshot(), 0.2, 4)
-    assert len(families) == 2
     for filed in families.values():
         plain = b"".join(chunk_text((block, 0, 0)) for block in filed.blocks)
         stored = sum(len(deflated) for deflated in filed.deflated)
-        assert plain.count(b"\n") == 64
+        assert plain.count(b"\n") == 72
         assert sum(map(len, filed.blocks)) * 3 < stored  # and none of the blocks is stored
         assert all(exposition_module.stored_text(block) is None for block in filed.blocks)
     zipped = exposition.render(gzip=True)

@@ -238,21 +238,21 @@ class FastExposition:
             touched = self._file(state.key, old[1] if old is not None else None, rendered,
                                  state, now)
             self._version += 1
-        if old is not None and old[0].attempted:  # not a target's first poll: see _pack
-            self._pack(touched)
+        self._pack(touched, only_full=old is None or not old[0].attempted)
 
-    def _pack(self, touched: list[tuple[_Filed, int]]) -> None:
+    def _pack(self, touched: list[tuple[_Filed, int]], only_full: bool) -> None:
         """Compress together the one-line chunks (stored as they are) in the blocks of a
         poll's target that changed since they were last packed: 16 lines of a family deflate
         to a seventh of their text, where each alone would gain nothing (1.2 of the 2.7 MB
         body at 158k samples were such lines). Done outside the lock, and put in place unless
         the block changed meanwhile; until then the block is served as it was joined, stored,
-        the same text. Not after a target's first poll: at a start every account's first polls land at once, and each block would be
-        compressed again as each of its 16 accounts landed, while the others wait for the
-        interpreter lock (120 accounts were all up 50 ms later); the next poll compresses."""
+        the same text. After a target's first poll, only the blocks it filled: at a start
+        every account's first polls land at once, and each block would be compressed again as
+        each of its 16 accounts landed, while the others wait for the interpreter lock (120
+        accounts were all up 50 ms later)."""
         with self._lock:
             wanted = [(filed, block, filed.blocks[block], filed.block_slots(block))
-                      for filed, block in touched]
+                      for filed, block in touched if not only_full or filed.full(block)]
         texts = [(filed, block, joined, stored_texts(slots))
                  for filed, block, joined, slots in wanted]
         packed = [(filed, block, joined, deflate(text)
@@ -429,6 +429,10 @@ class _Filed:
         if deflated is not None:
             self.blocks[block] = deflated
         self.unpacked.discard(block)
+
+    def full(self, block: int) -> bool:
+        slots = self.block_slots(block)
+        return len(slots) == BLOCK_SLOTS and all(slots)
 
     def block_slots(self, block: int) -> list[bytes]:
         start = block * BLOCK_SLOTS
