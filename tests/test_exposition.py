@@ -282,8 +282,8 @@ def test_one_line_chunks_are_compressed_a_block_at_a_time(monkeypatch):
     the rest is compressed at the next polls."""
     real_deflate = exposition_module.deflate
     compressed = []
-    monkeypatch.setattr(exposition_module, "deflate", lambda plain: compressed.append(
-        plain.count(b"bybit_up{")) or real_deflate(plain))
+    monkeypatch.setattr(exposition_module, "deflate", lambda plain, *level: compressed.append(
+        plain.count(b"bybit_up{")) or real_deflate(plain, *level))
     store = Store(stale_after=60)
     exposition = FastExposition(store, SERVED)
     names = [f"account-{i:03}" for i in range(72)]  # four blocks of 16, and one of 8
@@ -320,12 +320,12 @@ def test_a_block_changed_while_it_was_compressed_keeps_the_change(monkeypatch):
     real_deflate = exposition_module.deflate
     meanwhile = []
 
-    def another_poll_files_meanwhile(plain):
+    def another_poll_files_meanwhile(plain, *level):
         packing = plain.startswith(b"bybit_rate_limit_remaining") and plain.count(b"\n") > 1
         if packing and not meanwhile:
             meanwhile.append(1)
             store.record_success(key("account-003", "UNIFIED"), snapshot(), 0.1, 4)
-        return real_deflate(plain)
+        return real_deflate(plain, *level)
 
     monkeypatch.setattr(exposition_module, "deflate", another_poll_files_meanwhile)
     store.record_success(key("account-009", "UNIFIED"), snapshot(), 0.1, 3)

@@ -30,6 +30,7 @@ from exporter.metrics.snapshot import StateSource, TargetKey, TargetState
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, no mtime
 DEFLATE_FINAL_BLOCK = b"\x03\x00"  # an empty fixed-Huffman block with BFINAL set
 COMPRESS_LEVEL = 6
+PACK_LEVEL = 1  # a block of one-line chunks: as small as at level 6, in three quarters the time
 # Chunks are a few KB: a 4 KB window and small memory level compress them as well as the
 # defaults, and allocating the compressor is 5x cheaper.
 WINDOW_BITS, MEMORY_LEVEL = 12, 4
@@ -83,11 +84,11 @@ def stored_texts(chunks: Iterable[bytes]) -> bytes | None:
     return b"".join(texts)
 
 
-def deflate(plain: bytes) -> bytes:
+def deflate(plain: bytes, level: int = COMPRESS_LEVEL) -> bytes:
     """A chunk's deflated bytes: stored as they are if short, else compressed."""
     if len(plain) < STORE_BELOW:  # not worth a compressor: a stored (uncompressed) block
         return stored_block(plain)
-    compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -WINDOW_BITS, MEMORY_LEVEL)
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -WINDOW_BITS, MEMORY_LEVEL)
     return compressor.compress(plain) + compressor.flush(zlib.Z_SYNC_FLUSH)
 
 
@@ -255,7 +256,7 @@ class FastExposition:
                       for filed, block in touched if not only_full or filed.full(block)]
         texts = [(filed, block, joined, stored_texts(slots))
                  for filed, block, joined, slots in wanted]
-        packed = [(filed, block, joined, deflate(text)
+        packed = [(filed, block, joined, deflate(text, PACK_LEVEL)
                    if text is not None and len(text) >= STORE_BELOW else None)
                   for filed, block, joined, text in texts]
         with self._lock:
