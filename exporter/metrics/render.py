@@ -275,8 +275,8 @@ class FastExposition:
     def _file(self, key: TargetKey, old: RenderedTarget | None, new: RenderedTarget,
               state: TargetState, now: float) -> list[tuple[_Filed, int]]:
         """File a target's chunks: its health once its first poll attempt has ended (before
-        that, it is not served at all), its values while they are fresh. Returns the blocks
-        that changed."""
+        that, it is not served at all), its values while they are fresh. Returns its blocks
+        not packed since they changed."""
         fresh = state.attempted and state.fresh_translation(now, self._stale_after) is not None
         served = {**(new.values if fresh else {}), **(new.health if state.attempted else {})}
         touched = [] if old is None else self._unfile(
