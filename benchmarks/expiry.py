@@ -70,11 +70,11 @@ def main() -> None:
         print(f"{len(times)} scrapes: median {statistics.median(times) * 1000:.2f} ms, slowest "
               f"{max(times) * 1000:.2f} ms, over 5 ms: {sum(t > 0.005 for t in times)}")
         return
+    sys.path.insert(0, str(REPO))
+    from benchmarks.bench import baseline_tree
+
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp)
-        archive = subprocess.run(["git", "archive", args.baseline_rev, "exporter"], cwd=REPO,
-                                 check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+        base = baseline_tree(Path(tmp), args.baseline_rev)
         print(f"this tree:           {run(REPO)}")
         print(f"baseline {args.baseline_rev}:    {run(base)}")
 
