@@ -282,11 +282,9 @@ class FastExposition:
         touched = [] if old is None else self._unfile(
             key, [name for name in (*old.values, *old.health) if name not in served])
         for name, chunk in served.items():
-            filed = self._filed.get(name)
-            if filed is not None:  # a family not served (not in `families`) is left out
-                block = filed.put(key, chunk)
-                if block is not None:
-                    touched.append((filed, block))
+            filed = self._filed.get(name)  # a family not served (not in `families`): None
+            if filed is not None and (block := filed.put(key, chunk)) is not None:
+                touched.append((filed, block))
         if fresh and state.last_success is not None:
             self._expiry[key] = state.last_success + self._stale_after
             self._deadline(key, self._expiry[key])
@@ -306,8 +304,7 @@ class FastExposition:
         touched = []
         for name in names:
             filed = self._filed.get(name)
-            block = filed.remove(key) if filed is not None else None
-            if filed is not None and block is not None:
+            if filed is not None and (block := filed.remove(key)) is not None:
                 touched.append((filed, block))
         return touched
 
