@@ -84,6 +84,23 @@ def test_a_removed_account_is_freed_though_long_lived_objects_are_frozen(simulat
         gc.unfreeze()
 
 
+def test_what_the_first_polls_made_is_frozen_once_they_have_run(simulator):
+    """The sessions, connections and jobs that the first polls make live as long as the config:
+    they are frozen as soon as every target's first poll has run, not intervals later (until
+    then the collector's full passes, 12-29 ms at 200 accounts, stall scrapes)."""
+    sim = simulator([unified_account(k, f"S-{k}") for k in ("KA", "KB")])
+    exporter = Exporter(dataclasses.replace(config_for(sim, [("a", "KA"), ("b", "KB")]),
+                                            poll_interval=600.0))
+    exporter.start()
+    try:
+        frozen_at_start = gc.get_freeze_count()
+        wait_for(exporter.ready)
+        wait_for(lambda: gc.get_freeze_count() > frozen_at_start, timeout=10)
+    finally:
+        exporter.stop()
+        gc.unfreeze()
+
+
 def test_a_missing_permission_affects_that_collector_only(simulator, caplog):
     account = unified_account("KP", "S-KP")
     account.key = KeyInfo(permissions=without("Wallet"))
