@@ -52,7 +52,7 @@ FLAGS = (
     Flag("--web.config.file", "BYBIT_EXPORTER_WEB_CONFIG_FILE",
          "exporter-toolkit web config: TLS and basic auth", "", "PATH"),
     Flag("--web.max-requests", "BYBIT_EXPORTER_WEB_MAX_REQUESTS",
-         "requests handled in parallel; more wait their turn (at least 1)",
+         "worker threads answering requests in parallel; more wait their turn (at least 1)",
          str(DEFAULT_MAX_REQUESTS), "N"),
     Flag("--web.enable-lifecycle", "BYBIT_EXPORTER_WEB_ENABLE_LIFECYCLE",
          "enable POST /-/reload (off: it answers 403; SIGHUP always reloads)"),

@@ -200,11 +200,13 @@ def test_many_half_open_connections_neither_stop_scrapes_nor_add_threads(start):
 
 
 def test_parallel_requests_are_capped_at_max_requests(start):
+    """Uncompressed, so each goes to a worker (compressed scrapes are the loop's own)."""
     server = start(FakeApp(delay=0.1), max_requests=3)
     results = []
 
     def scrape():
-        results.append(requests.get(server.url + "/metrics", timeout=10).status_code)
+        results.append(requests.get(server.url + "/metrics", timeout=10,
+                                    headers={"Accept-Encoding": "identity"}).status_code)
 
     threads = [threading.Thread(target=scrape) for _ in range(12)]
     for thread in threads:
@@ -213,6 +215,44 @@ def test_parallel_requests_are_capped_at_max_requests(start):
         thread.join()
     assert results == [200] * 12
     assert server.worker_threads == 3
+
+
+def test_compressed_scrapes_are_answered_by_the_loop_and_the_rest_by_workers(start):
+    """A compressed scrape without credentials to check is answered by the loop thread (no
+    second wait for the interpreter lock in a worker); anything else by a worker."""
+    server = start()
+    with requests.Session() as session:
+        for _ in range(3):
+            answer = session.get(server.url + "/metrics", headers={"Accept-Encoding": "gzip"})
+            assert answer.status_code == 200 and answer.content == BODY
+            assert answer.headers["Content-Encoding"] == "gzip"
+        assert server.worker_threads == 0
+        plain = session.get(server.url + "/metrics", headers={"Accept-Encoding": "identity"})
+        assert plain.content == BODY and "Content-Encoding" not in plain.headers
+        assert server.worker_threads == 1
+
+
+def test_quick_routes_only_compressed_scrapes_without_credentials():
+    web, auth = WebConfig(), WebConfig(users={"u": b"hash"})
+    assert routes.quick(web, "GET", "/metrics?x=1", {"Accept-Encoding": "gzip, deflate"})
+    assert routes.quick(web, "HEAD", "/metrics", {"accept-encoding": "gzip"})
+    assert not routes.quick(web, "GET", "/metrics", {"Accept-Encoding": "identity"})
+    assert not routes.quick(web, "GET", "/metrics", {})
+    assert not routes.quick(web, "GET", "/", {"Accept-Encoding": "gzip"})  # the status page
+    assert not routes.quick(web, "POST", "/metrics", {"Accept-Encoding": "gzip"})
+    assert not routes.quick(auth, "GET", "/metrics", {"Accept-Encoding": "gzip"})  # bcrypt
+
+
+def test_an_answer_failing_in_the_loop_drops_its_connection_only(start, monkeypatch):
+    server = start()
+    real_handle = routes.handle
+    monkeypatch.setattr(routes, "handle", lambda *args: 1 / 0)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n")
+        assert closed_by_server(sock, 3)
+    monkeypatch.setattr(routes, "handle", real_handle)
+    answer = requests.get(server.url + "/metrics", headers={"Accept-Encoding": "gzip"})
+    assert answer.status_code == 200 and answer.content == BODY
 
 
 def test_head_deadline_closes_a_stalled_connection(start, monkeypatch):

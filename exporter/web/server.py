@@ -1,7 +1,8 @@
 """Sockets and threads. One event-loop thread accepts on every listen address, does TLS
 handshakes and reads request heads on non-blocking sockets with deadlines, and writes what of
 an answer the socket did not take at once; at most `max_requests` worker threads run the routes
-and send their answers' first part. No thread per connection: clients that
+and send their answers' first part, except for compressed scrapes (routes.quick), which the
+loop answers itself. No thread per connection: clients that
 stall cost a socket each, up to `max_connections`, beyond which the oldest of those waiting on
 their client are dropped."""
 
@@ -93,6 +94,7 @@ class Server:
         self._conns: OrderedDict[Connection, None] = OrderedDict()  # oldest activity first
         self._handshaking: OrderedDict[Connection, None] = OrderedDict()  # oldest first
         self._done: deque[tuple[Connection, bytes, bytes | memoryview, bool]] = deque()
+        self._quick: deque[tuple[Connection, RequestHead]] = deque()  # answered by the loop
         self._wake_r, self._wake_w = socket.socketpair()
         self._scratch = memoryview(bytearray(64 * 1024))  # reads of every connection
         self._stopping = threading.Event()
@@ -145,7 +147,7 @@ class Server:
             self._close_all()
 
     def _loop_once(self) -> None:
-        for key, _ in self._selector.select(timeout=_TICK):
+        for key, _ in self._selector.select(timeout=0 if self._quick else _TICK):
             now = time.monotonic()
             if isinstance(key.data, Connection):
                 if key.data in self._conns:  # not dropped by an earlier event of this round
@@ -154,6 +156,7 @@ class Server:
                 self._drain_wake()
             elif isinstance(key.fileobj, socket.socket):
                 self._accept(key.fileobj, now)
+        self._answer_quick()
         now = time.monotonic()
         self._finish_answers(now)
         self._expire(now)
@@ -168,7 +171,11 @@ class Server:
             self._watch(conn, step.events)
         elif isinstance(step, Dispatch):
             self._watch(conn, 0)
-            self._pool.submit(lambda: self._answer(conn, step.head))
+            head = step.head
+            if routes.quick(self.web.current(), head.method, head.target, head.headers):
+                self._quick.append((conn, head))
+            else:
+                self._pool.submit(lambda: self._answer_and_wake(conn, head))
         elif isinstance(step, Close):
             self._drop(conn)
 
@@ -265,6 +272,20 @@ class Server:
                 self._conns.move_to_end(conn)
                 self._step(conn, conn.respond(head, body, keep_alive, now))
 
+    def _answer_quick(self) -> None:
+        """Scrapes answered here rather than by a worker: handing one to a worker made it wait
+        for the interpreter lock a second time, behind busy poll threads (up to 5 ms). Those
+        queued meanwhile (pipelined) wait for the next round, after the other sockets'."""
+        for _ in range(len(self._quick)):
+            conn, head = self._quick.popleft()
+            if conn not in self._conns:  # dropped meanwhile
+                continue
+            try:
+                self._answer(conn, head)
+            except Exception:
+                log.exception("answering a request failed")
+                self._drop(conn)
+
     def _drain_wake(self) -> None:
         try:
             while self._wake_r.recv(4096):
@@ -288,7 +309,11 @@ class Server:
         self._selector.close()
         self._pool.stop()
 
-    # -- worker threads ----------------------------------------------------------------------
+    # -- answers: by worker threads, quick ones by the loop ----------------------------------
+
+    def _answer_and_wake(self, conn: Connection, head: RequestHead) -> None:
+        self._answer(conn, head)
+        self._wake()
 
     def _answer(self, conn: Connection, head: RequestHead) -> None:
         response = routes.handle(self.app, self.web.current(), head.method, head.target,
@@ -299,4 +324,3 @@ class Server:
             "client": conn.peer, "request": f"{head.method} {head.target} {head.version}",
             "status": response.status}})
         self._done.append((conn, *conn.send_early(raw, response.body), keep_alive))
-        self._wake()
