@@ -25,13 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bench import running  # noqa: E402
+from benchmarks.bench import percentile, running  # noqa: E402
 from benchmarks.scraper import timed_scrapes  # noqa: E402
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def summarize(raw: Path, top: int, inside: str) -> None:
