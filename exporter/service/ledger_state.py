@@ -55,7 +55,7 @@ class StorageError(PollError):
 class Ledger:
     """One transaction's view of one UID's ledger of one collector."""
 
-    def __init__(self, db: sqlite3.Connection, uid: str, collector: str):
+    def __init__(self, db: sqlite3.Cursor, uid: str, collector: str):
         self.db, self.uid, self.collector = db, uid, collector
 
     def origin(self, default_ms: int) -> int:
@@ -115,7 +115,7 @@ class Ledger:
         found = Totals()
         for name, labels, value in self.db.execute(
                 "SELECT family, labels, value FROM totals WHERE uid = ? AND collector = ?",
-                (self.uid, self.collector)):
+                (self.uid, self.collector)).fetchall():
             if name in by_name:  # a family since renamed is not served
                 found[(by_name[name], tuple(json.loads(labels)))] = Decimal(value)
         return found
@@ -123,11 +123,16 @@ class Ledger:
 
 class LedgerFile:
     """One account's state: a file `<account>.sqlite` in the storage directory, opened for each
-    poll, or one database in memory for the life of the process (no directory)."""
+    poll, or one database in memory for the life of the process (no directory).
+
+    Every statement goes through one cursor: each `Connection.execute` makes a cursor, and the
+    connection keeps a weak reference to each of the last 200 (Python 3.11), which the garbage
+    collector's full passes then visit: 200 accounts' memory databases took those passes from
+    2 to 20 ms within 10 minutes, every 20 s, while a scrape waited."""
 
     def __init__(self, directory: Path | None, account: str):
         self.path = directory / f"{account}.sqlite" if directory is not None else None
-        self._memory: sqlite3.Connection | None = None
+        self._memory: sqlite3.Cursor | None = None
         self._lock = threading.Lock()  # the memory database: one transaction at a time
 
     @contextlib.contextmanager
@@ -149,17 +154,17 @@ class LedgerFile:
                 raise
             finally:
                 if self.path is not None:
-                    db.close()
+                    db.connection.close()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self) -> sqlite3.Cursor:
         import sqlite3
         if self.path is None:
             if self._memory is None:
-                self._memory = _open(":memory:")
+                self._memory = _open(":memory:").cursor()
             return self._memory
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            return _open(str(self.path))
+            return _open(str(self.path)).cursor()
         except OSError as exc:
             raise StorageError(f"cannot open {self.path}: {exc.strerror or exc}") from None
         except sqlite3.Error as exc:
@@ -195,10 +200,10 @@ def _open(name: str) -> sqlite3.Connection:
     return db
 
 
-def _rollback(db: sqlite3.Connection) -> None:
+def _rollback(db: sqlite3.Cursor) -> None:
     import sqlite3
     with contextlib.suppress(sqlite3.Error):
-        if db.in_transaction:
+        if db.connection.in_transaction:
             db.execute("ROLLBACK")
 
 
