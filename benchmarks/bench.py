@@ -137,13 +137,15 @@ def write_config(path: Path, sim: BybitSimulator, sim_accounts, names, interval:
 class Exporter:
     """The exporter as a process: `python -m exporter ...`."""
 
-    def __init__(self, config: Path, extra_args: Sequence[str] = (), code: Path = REPO):
-        """`code`: the directory whose `exporter` package runs (a baseline's extracted tree)."""
+    def __init__(self, config: Path, extra_args: Sequence[str] = (), code: Path = REPO,
+                 launcher: Sequence[str] = ("-m", "exporter")):
+        """`code`: the directory whose `exporter` package runs (a baseline's extracted tree);
+        `launcher`: what runs it (a script that wraps exporter.cli.main)."""
         self.port = free_port()
         self.started = time.monotonic()
         env = {**os.environ, "PYTHONPATH": str(code)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "exporter", "--config.file", str(config),
+            [sys.executable, *launcher, "--config.file", str(config),
              "--web.listen-address", f"127.0.0.1:{self.port}", "--log.level", "warning",
              *extra_args],
             cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -247,7 +249,8 @@ def report(name: str, value: str, target: str, ok: bool | None) -> None:
 def running(tmp: Path, accounts: int, coins: int, interval: str, latency: float = 0.0,
             collect: Sequence[str] | None = WALLET_ONLY, positions: int = 0,
             funding: bool = False, code: Path = REPO,
-            exporter_args: Sequence[str] = (), simulator_nice: int = 0) -> Iterator[tuple]:
+            exporter_args: Sequence[str] = (), simulator_nice: int = 0,
+            launcher: Sequence[str] = ("-m", "exporter")) -> Iterator[tuple]:
     """The simulated Bybit with `accounts` x `coins`, and the exporter process polling it."""
     sim_accounts, names = fleet(accounts, coins, latency, positions, funding)
     sim = quiet(BybitSimulator(sim_accounts)).start()
@@ -255,7 +258,7 @@ def running(tmp: Path, accounts: int, coins: int, interval: str, latency: float 
         run_simulator_nicer(sim, simulator_nice)
     config = tmp / f"bench-{accounts}x{coins}x{positions}-{'-'.join(collect or ['default'])}.yaml"
     write_config(config, sim, sim_accounts, names, interval, collect)
-    exporter = Exporter(config, exporter_args, code)
+    exporter = Exporter(config, exporter_args, code, launcher)
     try:
         yield sim, sim_accounts, names, exporter, config
     finally:

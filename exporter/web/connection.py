@@ -108,10 +108,11 @@ class Connection:
             return CLOSE
 
     def send_early(self, head_bytes: bytes, body: bytes) -> tuple[bytes, bytes | memoryview]:
-        """From the worker that made the answer, while the loop leaves the socket alone: as
-        much of it as the socket takes now, in one system call; what is left, for respond().
-        A scrape's body then reaches the client without waiting for the loop thread to take
-        the interpreter lock again (behind busy poll threads: up to 5 ms each time)."""
+        """From the thread that made the answer (a worker, or the loop for a quick one), while
+        the loop leaves the socket alone: as much of it as the socket takes now, in one system
+        call; what is left, for respond(). A worker's answer then reaches the client without
+        waiting for the loop thread to take the interpreter lock again (behind busy poll
+        threads: up to 5 ms each time)."""
         if self.tls is not None or not hasattr(self.sock, "sendmsg"):
             return head_bytes, body
         try:
