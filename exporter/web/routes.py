@@ -77,9 +77,9 @@ def handle(app: WebApp, web: WebConfig, method: str, target: str,
 def quick(web: WebConfig, method: str, target: str, headers: Mapping[str, str]) -> bool:
     """Whether handle() answers at once (a few ms at most): a compressed scrape without
     credentials to check. Header names may come in any case."""
+    lowered = {name.lower(): value for name, value in headers.items()}
     return (target.split("?", 1)[0] == "/metrics" and method in ("GET", "HEAD")
-            and not web.users and any(name.lower() == "accept-encoding" and "gzip" in value
-                                      for name, value in headers.items()))
+            and not web.users and _wants_gzip(lowered))
 
 
 def text(status: int, body: bytes, *extra: tuple[str, str]) -> Response:
@@ -94,9 +94,9 @@ def unauthorized() -> Response:
 
 def _get(app: WebApp, path: str, headers: Mapping[str, str]) -> Response:
     if path == "/metrics":
-        return _metrics(app, "gzip" in headers.get("accept-encoding", ""))
+        return _metrics(app, _wants_gzip(headers))
     if path == "/":
-        return _status_page(app, "gzip" in headers.get("accept-encoding", ""))
+        return _status_page(app, _wants_gzip(headers))
     if path == "/-/healthy":
         return text(200, b"Healthy\n")
     if path == "/-/ready":
@@ -104,6 +104,10 @@ def _get(app: WebApp, path: str, headers: Mapping[str, str]) -> Response:
             return text(200, b"Ready\n")
         return text(503, b"Not ready: the first poll of every account is still running\n")
     return text(404, b"Not found\n")
+
+
+def _wants_gzip(lowered: Mapping[str, str]) -> bool:
+    return "gzip" in lowered.get("accept-encoding", "")
 
 
 def _metrics(app: WebApp, wants_gzip: bool) -> Response:
