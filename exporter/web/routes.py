@@ -62,7 +62,7 @@ def handle(app: WebApp, web: WebConfig, method: str, target: str,
     """The answer to one request. Header names may come in any case. HEAD is GET without
     the body (Content-Length still says how long it would be)."""
     lowered = {name.lower(): value for name, value in headers.items()}
-    path = target.split("?", 1)[0]
+    path = _path(target)
     if path not in OPEN_PATHS and not web.authorized(lowered.get("authorization")):
         response = unauthorized()
     elif path == RELOAD_PATH:
@@ -78,8 +78,8 @@ def quick(web: WebConfig, method: str, target: str, headers: Mapping[str, str]) 
     """Whether handle() answers at once (a few ms at most): a compressed scrape without
     credentials to check. Header names may come in any case."""
     lowered = {name.lower(): value for name, value in headers.items()}
-    return (target.split("?", 1)[0] == "/metrics" and method in ("GET", "HEAD")
-            and not web.users and _wants_gzip(lowered))
+    return (_path(target) == "/metrics" and method in ("GET", "HEAD")
+            and not web.needs_auth and _wants_gzip(lowered))
 
 
 def text(status: int, body: bytes, *extra: tuple[str, str]) -> Response:
@@ -104,6 +104,10 @@ def _get(app: WebApp, path: str, headers: Mapping[str, str]) -> Response:
             return text(200, b"Ready\n")
         return text(503, b"Not ready: the first poll of every account is still running\n")
     return text(404, b"Not found\n")
+
+
+def _path(target: str) -> str:
+    return target.split("?", 1)[0]
 
 
 def _wants_gzip(lowered: Mapping[str, str]) -> bool:
