@@ -1,6 +1,8 @@
-"""The README's tables, generated from what they document: the endpoint modules and the metric
-catalogue, the failure reasons and the flags. `python -m tests.readme_tables` rewrites them in
-README.md; tests/test_docs.py fails when README.md and the code disagree."""
+"""The tables of the documentation, generated from what they document: the endpoint modules and
+the metric catalogue, the failure reasons and the flags. Each sits between
+`<!-- generated:NAME -->` and `<!-- /generated:NAME -->` on whichever page it belongs to (README.md,
+CONTRIBUTING.md or docs/*.md); `python -m tests.readme_tables` rewrites them all, and
+tests/test_docs.py fails when a page and the code disagree."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from exporter.config import DEFAULT_COLLECT, UNIFIED_ONLY, Account, Secret
 from exporter.metrics.family import (COLLECTOR_HEALTH, EXPORTER_FAMILIES, INVALID_FIELDS,
                                      WALLET_HEALTH, Family)
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+REPO = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(r"(<!-- generated:(\w+) -->\n).*?(<!-- /generated:\2 -->)", re.S)
 
 
@@ -127,14 +129,42 @@ TABLES = {"collectors": collectors, "metrics": metrics, "health": health, "reaso
           "flags": flags}
 
 
-def render(readme: str) -> str:
-    return BLOCK.sub(lambda m: m.group(1) + TABLES[m.group(2)]() + "\n" + m.group(3), readme)
+def pages(root: Path = REPO) -> list[Path]:
+    """Every page of the documentation: where a generated table may be."""
+    candidates = [root / "README.md", root / "CONTRIBUTING.md",
+                  *sorted((root / "docs").glob("*.md"))]
+    return [path for path in candidates if path.is_file()]
+
+
+def names_in(text: str) -> list[str]:
+    """The generated tables a page holds, in order."""
+    return [match.group(2) for match in BLOCK.finditer(text)]
+
+
+def render(text: str) -> str:
+    """The page with every generated table as the code now declares it."""
+    def table(match: re.Match[str]) -> str:
+        if match.group(2) not in TABLES:
+            raise KeyError(f"no generated table is called {match.group(2)!r}")
+        return match.group(1) + TABLES[match.group(2)]() + "\n" + match.group(3)
+
+    return BLOCK.sub(table, text)
+
+
+def main() -> int:
+    placed: list[str] = []
+    for path in pages():
+        text = path.read_text()
+        placed += names_in(text)
+        if render(text) != text:
+            path.write_text(render(text))
+            print(f"{path.relative_to(REPO)}: tables rewritten")
+    missing = [name for name in TABLES if name not in placed]
+    if missing:
+        print(f"no page has the markers for: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    text = README.read_text()
-    missing = [name for name in TABLES if f"<!-- generated:{name} -->" not in text]
-    if missing:
-        sys.exit(f"README.md lacks the markers for: {', '.join(missing)}")
-    README.write_text(render(text))
-    print("README.md tables rewritten")
+    sys.exit(main())
