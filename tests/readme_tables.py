@@ -1,5 +1,5 @@
 """The tables of the documentation, generated from what they document: the endpoint modules and
-the metric catalogue, the failure reasons and the flags. Each sits between
+the metric catalogue, the failure reasons, the flags and the compiled alert rules. Each sits between
 `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` on whichever page it belongs to (README.md,
 CONTRIBUTING.md or docs/*.md); `python -m tests.readme_tables` rewrites them all, and
 tests/test_docs.py fails when a page and the code disagree."""
@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from exporter.bybit.endpoint import Endpoint
 from exporter.bybit.endpoints import ENDPOINTS
@@ -19,6 +22,7 @@ from exporter.metrics.family import (COLLECTOR_HEALTH, EXPORTER_FAMILIES, INVALI
                                      WALLET_HEALTH, Family)
 
 REPO = Path(__file__).resolve().parent.parent
+ALERT_RULES = REPO / "prometheus" / "alerts.yml"  # compiled from mixin/ by `python -m mixin.build`
 BLOCK = re.compile(r"(<!-- generated:(\w+) -->\n).*?(<!-- /generated:\2 -->)", re.S)
 
 
@@ -125,8 +129,24 @@ def flags() -> str:
     return "\n".join(lines)
 
 
+def alerting_rules() -> list[dict[str, Any]]:
+    groups = yaml.safe_load(ALERT_RULES.read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
+
+
+def alerts() -> str:
+    """Every alerting rule, linked to its runbook: the section its runbook_url points at."""
+    lines = [_row("alert", "severity", "for", "summary"), _row(*["---"] * 4)]
+    for rule in alerting_rules():
+        anchor = rule["annotations"]["runbook_url"].rpartition("#")[2]
+        summary = re.sub(r"\{\{ \$labels\.(\w+) \}\}", r"*\1*", rule["annotations"]["summary"])
+        lines.append(_row(f"[{rule['alert']}](runbooks.md#{anchor})", rule["labels"]["severity"],
+                          rule.get("for", "at once"), summary))
+    return "\n".join(lines)
+
+
 TABLES = {"collectors": collectors, "metrics": metrics, "health": health, "reasons": reasons,
-          "flags": flags}
+          "flags": flags, "alerts": alerts}
 
 
 def pages(root: Path = REPO) -> list[Path]:
