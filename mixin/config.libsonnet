@@ -34,9 +34,10 @@
     rateLimitedPolls: 3,  // BybitRateLimited: this many rate-limited polls ...
     rateLimitedWindow: '10m',  // ... within this window
 
-    // Each alert's runbook_url: this pattern with the runbook's name (margin, exporter-down, ...)
-    // in place of %s. Point it at your own copy of the README or your wiki.
-    runbookUrlPattern: 'https://github.com/bybit-exporter/bybit-exporter/blob/main/README.md#runbook-%s',
+    // Each alert's runbook_url: this pattern with the alert's name in lower case in place of %s
+    // (bybitexporterdown, ...), the anchor of its section in docs/runbooks.md. Point it at your
+    // own copy of the runbooks or your wiki.
+    runbookUrlPattern: 'https://github.com/bybit-exporter/bybit-exporter/blob/main/docs/runbooks.md#%s',
 
     // Grafana.
     dashboardUid: 'bybit-exporter',

@@ -2,5 +2,6 @@
 // prometheusRules and grafanaDashboards. Compile it with `.venv/bin/python -m mixin.build`.
 (import 'config.libsonnet') +
 (import 'alerts/alerts.libsonnet') +
+(import 'alerts/runbooks.libsonnet') +
 (import 'rules/rules.libsonnet') +
 (import 'dashboards/dashboards.libsonnet')

@@ -23,7 +23,6 @@ from tests.prom import Prometheus, binary
 
 DASHBOARD = REPO / "grafana" / "dashboards" / "bybit.json"
 PROMETHEUS_DIR = REPO / "prometheus"
-RUNBOOKS = "https://github.com/bybit-exporter/bybit-exporter/blob/main/README.md#"
 
 
 def tool(*names):
@@ -74,15 +73,11 @@ def test_alertmanager_config_is_valid():
 
 
 def test_every_alert_has_severity_labels_and_annotations():
-    readme = (REPO / "README.md").read_text()
+    # that each runbook_url leads to the alert's section: tests/test_links.py
     for rule in alerting_rules():
         assert rule["labels"]["severity"] in ("warning", "critical"), rule["alert"]
         assert {"summary", "description", "runbook_url"} <= set(rule["annotations"]), rule["alert"]
         assert "runbook" not in rule["annotations"], rule["alert"]
-        url = rule["annotations"]["runbook_url"]
-        assert url.startswith(RUNBOOKS + "runbook-"), url
-        anchor = url.split("#", 1)[1]
-        assert re.search(rf'<a id="{anchor}"></a>', readme), f"README lacks the {anchor} runbook"
         if "ratio" in rule["expr"] and "predict" not in rule["expr"]:
             assert "humanizePercentage" in rule["annotations"]["description"], rule["alert"]
 

@@ -3,7 +3,6 @@ local promql = import '../lib/promql.libsonnet';
 {
   local config = $._config,
   local series(name, matchers='') = promql.metric(name, [matchers, config.selector]),
-  local runbook(name) = config.runbookUrlPattern % name,
 
   local expiresSoon(days, severity) = {
     alert: 'BybitApiKeyExpiresSoon',
@@ -14,7 +13,6 @@ local promql = import '../lib/promql.libsonnet';
     annotations: {
       summary: 'The Bybit API key of {{ $labels.account }} expires within %s days' % promql.number(days),
       description: 'The API key of {{ $labels.account }} expires in {{ $value | humanizeDuration }}; after that every poll fails with reason auth.',
-      runbook_url: runbook('api-key-expires'),
     },
   },
 
@@ -33,7 +31,6 @@ local promql = import '../lib/promql.libsonnet';
             annotations: {
               summary: 'The Bybit API key of {{ $labels.account }} is not read-only',
               description: 'The key the exporter uses for {{ $labels.account }} can trade, transfer or withdraw: whoever reads it from this host can move the funds.',
-              runbook_url: runbook('api-key-not-read-only'),
             },
           },
           {
@@ -52,7 +49,6 @@ local promql = import '../lib/promql.libsonnet';
             annotations: {
               summary: 'The Bybit API key of {{ $labels.account }} lacks a permission for {{ $labels.collector }}',
               description: "Bybit refuses the {{ $labels.collector }} calls of {{ $labels.account }} for lack of a permission: those metrics are missing. Grant the read permission, or drop the collector from the account's collect list.",
-              runbook_url: runbook('api-key-permission-missing'),
             },
           },
           {
@@ -69,7 +65,6 @@ local promql = import '../lib/promql.libsonnet';
             annotations: {
               summary: 'Bybit refuses the API key of {{ $labels.account }}',
               description: 'Bybit rejected the key of {{ $labels.account }} ({{ $labels.account_type }}): revoked, expired, without read permission, or this IP is not whitelisted.',
-              runbook_url: runbook('api-key-rejected'),
             },
           },
         ],

@@ -3,7 +3,6 @@ local promql = import '../lib/promql.libsonnet';
 {
   local config = $._config,
   local series(name, matchers='') = promql.metric(name, [matchers, config.selector]),
-  local runbook(name) = config.runbookUrlPattern % name,
 
   prometheusAlerts+:: {
     groups+: [
@@ -18,7 +17,6 @@ local promql = import '../lib/promql.libsonnet';
             annotations: {
               summary: 'Bybit balances of {{ $labels.account }} are not being updated',
               description: 'Every poll of {{ $labels.account }} ({{ $labels.account_type }}) has failed for 5 minutes: margin alerts for it are blind. See bybit_poll_failing for the reason.',
-              runbook_url: runbook('polls-failing'),
             },
           },
           {
@@ -32,7 +30,6 @@ local promql = import '../lib/promql.libsonnet';
             annotations: {
               summary: 'Bybit data of {{ $labels.account }} is stale',
               description: 'The last successful poll of {{ $labels.account }} ({{ $labels.account_type }}) was {{ $value | humanizeDuration }} ago.',
-              runbook_url: runbook('polls-failing'),
             },
           },
           {
@@ -50,7 +47,6 @@ local promql = import '../lib/promql.libsonnet';
             annotations: {
               summary: 'Bybit rate-limits the polls of {{ $labels.account }}',
               description: "Polls of {{ $labels.account }} ({{ $labels.account_type }}) keep hitting Bybit's rate limits (per key, or an IP ban).",
-              runbook_url: runbook('rate-limited'),
             },
           },
           {
@@ -66,7 +62,6 @@ local promql = import '../lib/promql.libsonnet';
             annotations: {
               summary: 'The {{ $labels.collector }} collector of {{ $labels.account }} keeps failing',
               description: 'Every {{ $labels.collector }} call for {{ $labels.account }} has failed for 15 minutes: its metrics are stale or missing. See bybit_collector_failing for the reason.',
-              runbook_url: runbook('collector-failing'),
             },
           },
           {
@@ -77,7 +72,6 @@ local promql = import '../lib/promql.libsonnet';
             annotations: {
               summary: 'Bybit sends fields for {{ $labels.account }} that the exporter cannot read',
               description: "{{ $value }} field(s) of Bybit's last answer for {{ $labels.account }} ({{ with $labels.account_type }}{{ . }}{{ else }}{{ $labels.collector }}{{ end }}) could not be read for 15 minutes: their series are missing. The exporter's log names them.",
-              runbook_url: runbook('fields-unreadable'),
             },
           },
           {
@@ -100,7 +94,6 @@ local promql = import '../lib/promql.libsonnet';
             annotations: {
               summary: 'The Bybit exporter {{ $labels.instance }} cannot be scraped',
               description: 'Prometheus has failed to scrape the Bybit exporter {{ $labels.instance }} (job {{ $labels.job }}) for 2 minutes: no alert about its accounts can fire or resolve meanwhile.',
-              runbook_url: runbook('exporter-down'),
             },
           },
           {
@@ -115,7 +108,6 @@ local promql = import '../lib/promql.libsonnet';
             annotations: {
               summary: "The Bybit exporter {{ $labels.instance }} is gone from Prometheus' targets",
               description: '{{ $labels.instance }} (job {{ $labels.job }}) exported Bybit metrics within the last hour and is no longer a scrape target, and no other target of the job exports them: no alert about its accounts can fire or resolve meanwhile. This alert clears by itself an hour after the last scrape.',
-              runbook_url: runbook('exporter-down'),
             },
           },
         ],

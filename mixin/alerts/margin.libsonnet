@@ -3,7 +3,6 @@ local promql = import '../lib/promql.libsonnet';
 {
   local config = $._config,
   local series(name, matchers='') = promql.metric(name, [matchers, config.selector]),
-  local runbook(name) = config.runbookUrlPattern % name,
   local maintenance = series('', '__name__=~"bybit_account_maintenance_margin_ratio|bybit_account_maintenance_margin_by_mark_price_ratio"'),
   local initial = series('', '__name__=~"bybit_account_initial_margin_ratio|bybit_account_initial_margin_by_mark_price_ratio"'),
   local positionsKnownGood = series('bybit_collector_up', 'collector="positions"') + ' == 1',
@@ -48,7 +47,6 @@ local promql = import '../lib/promql.libsonnet';
             annotations: {
               summary: 'Bybit account {{ $labels.account }} is %s of the way to liquidation' % promql.percent(config.maintenanceMarginWarningRatio),
               description: marginDescription,
-              runbook_url: runbook('margin'),
             },
           },
           {
@@ -59,7 +57,6 @@ local promql = import '../lib/promql.libsonnet';
             annotations: {
               summary: 'Bybit account {{ $labels.account }} is close to liquidation',
               description: marginDescription,
-              runbook_url: runbook('margin'),
             },
           },
           {
@@ -88,7 +85,6 @@ local promql = import '../lib/promql.libsonnet';
             annotations: {
               summary: 'Bybit account {{ $labels.account }} heads for liquidation within %s' % config.marginRisingHorizon,
               description: 'At the pace of the last %s, the maintenance margin rate of {{ $labels.account }} ({{ $labels.account_type }}) reaches {{ $value | humanizePercentage }} in %s.' % [config.marginRisingWindow, config.marginRisingHorizon],
-              runbook_url: runbook('margin'),
             },
           },
           {
@@ -99,7 +95,6 @@ local promql = import '../lib/promql.libsonnet';
             annotations: {
               summary: 'Bybit account {{ $labels.account }} cannot open new positions',
               description: 'Initial margin rate of {{ $labels.account }} ({{ $labels.account_type }}) is {{ $value | humanizePercentage }}; new positions need it below 100%.',
-              runbook_url: runbook('margin'),
             },
           },
           {
@@ -110,7 +105,6 @@ local promql = import '../lib/promql.libsonnet';
             annotations: {
               summary: 'Bybit position {{ $labels.symbol }} {{ $labels.side }} of {{ $labels.account }} nears liquidation',
               description: positionDescription,
-              runbook_url: runbook('position-near-liquidation'),
             },
           },
           {
@@ -121,7 +115,6 @@ local promql = import '../lib/promql.libsonnet';
             annotations: {
               summary: 'Bybit position {{ $labels.symbol }} {{ $labels.side }} of {{ $labels.account }} is about to be liquidated',
               description: positionDescription,
-              runbook_url: runbook('position-near-liquidation'),
             },
           },
         ],
