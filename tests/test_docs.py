@@ -9,7 +9,7 @@ import yaml
 
 from exporter.bybit.errors import EXPLANATIONS, REASONS
 from exporter.cli import FLAGS
-from exporter.config import ACCOUNT_KEYS, TOP_KEYS
+from exporter.config import ACCOUNT_KEYS, TOP_KEYS, load_text
 from exporter.metrics.catalogue import SERVED
 from tests import readme_tables
 from tests.conftest import REPO
@@ -80,3 +80,11 @@ def test_a_renamed_family_would_be_caught():
     metrics_page = next(text for text in PAGES.values() if "<!-- generated:metrics -->" in text)
     renamed = metrics_page.replace("`bybit_position_size`", "`bybit_position_amount`")
     assert readme_tables.render(renamed) != renamed
+
+
+def test_the_readme_minimal_config_is_valid():
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## A minimal config"):]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = load_text(block, environ={"BYBIT_MAIN_KEY": "key", "BYBIT_MAIN_SECRET": "secret"})
+    assert [account.name for account in config.accounts] == ["main"]
