@@ -57,7 +57,9 @@ def alerting_rules():
 
 
 def test_rules_are_clean_and_their_unit_tests_pass():
-    assert "SUCCESS: 19 rules found" in promtool("check", "rules", "alerts.yml")
+    alerts = yaml.safe_load((PROMETHEUS_DIR / "alerts.yml").read_text())["groups"]
+    count = sum(len(group["rules"]) for group in alerts)
+    assert f"SUCCESS: {count} rules found" in promtool("check", "rules", "alerts.yml")
     assert "SUCCESS" in promtool("check", "rules", "rules.yml")
     assert "SUCCESS" in promtool("test", "rules", "alerts_test.yml")
 
@@ -154,7 +156,8 @@ def test_changing_a_threshold_or_the_design_fails_the_unit_tests(alert, before, 
     (tmp_path / "alerts.yml").write_text(yaml.safe_dump(rules, sort_keys=False))
     unit_tests = yaml.safe_load((PROMETHEUS_DIR / "alerts_test.yml").read_text())
     unit_tests["tests"] = [test for test in unit_tests["tests"]  # only those about this alert
-                           if any(case["alertname"] == alert for case in test["alert_rule_test"])]
+                           if any(case["alertname"] == alert
+                                  for case in test.get("alert_rule_test", ()))]
     (tmp_path / "alerts_test.yml").write_text(yaml.safe_dump(unit_tests, sort_keys=False))
     result = subprocess.run([binary("promtool"), "test", "rules", "alerts_test.yml"], cwd=tmp_path,
                             capture_output=True, text=True, check=False)
