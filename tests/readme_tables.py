@@ -1,17 +1,17 @@
 """The tables of the documentation, generated from what they document: the endpoint modules and
-the metric catalogue, the failure reasons, the flags and the compiled alert rules. Each sits between
+the metric catalogue, the failure reasons, the flags and the mixin's alerts. Each sits between
 `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` on whichever page it belongs to (README.md,
 CONTRIBUTING.md or docs/*.md); `python -m tests.readme_tables` rewrites them all, and
 tests/test_docs.py fails when a page and the code disagree."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from exporter.bybit.endpoint import Endpoint
 from exporter.bybit.endpoints import ENDPOINTS
@@ -20,9 +20,11 @@ from exporter.cli import FLAGS
 from exporter.config import DEFAULT_COLLECT, UNIFIED_ONLY, Account, Secret
 from exporter.metrics.family import (COLLECTOR_HEALTH, EXPORTER_FAMILIES, INVALID_FIELDS,
                                      WALLET_HEALTH, Family)
+from mixin import build
 
 REPO = Path(__file__).resolve().parent.parent
-ALERT_RULES = REPO / "prometheus" / "alerts.yml"  # compiled from mixin/ by `python -m mixin.build`
+# _config that compiles every alert the mixin has: some are left out unless asked for
+EVERY_ALERT = {"stopLossRequired": True}
 BLOCK = re.compile(r"(<!-- generated:(\w+) -->\n).*?(<!-- /generated:\2 -->)", re.S)
 
 
@@ -81,7 +83,7 @@ def _requests(endpoint: Endpoint) -> str:
     return text
 
 
-def _value_labels(endpoint: Endpoint) -> tuple[str, ...]:
+def value_labels(endpoint: Endpoint) -> tuple[str, ...]:
     return tuple(name for name, _ in endpoint.targets(SAMPLE)[0].values_labelled)
 
 
@@ -89,7 +91,7 @@ def metrics() -> str:
     lines = [_row("metric", "labels", "collector", "meaning", "note"), _row(*["---"] * 5)]
     seen: set[str] = set()
     for endpoint in ENDPOINTS:
-        target = ("account", *_value_labels(endpoint))
+        target = ("account", *value_labels(endpoint))
         for family in endpoint.families:
             key = f"{family.name}/{endpoint.collector}"
             if key in seen:
@@ -132,17 +134,32 @@ def flags() -> str:
     return "\n".join(lines)
 
 
-def alerting_rules() -> list[dict[str, Any]]:
-    groups = yaml.safe_load(ALERT_RULES.read_text())["groups"]
+def alerting_rules(overrides: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The mixin's alerting rules, compiled with the default _config or with `overrides`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "mixin.jsonnet"
+        source.write_text("(import 'mixin/mixin.libsonnet') + { _config+:: %s }\n"
+                          % json.dumps(overrides or {}))
+        groups = build.evaluate(source)["prometheusAlerts"]["groups"]
     return [rule for group in groups for rule in group["rules"] if "alert" in rule]
 
 
+def every_alerting_rule() -> list[dict[str, Any]]:
+    """Every alerting rule the mixin can compile, those it leaves out by default included."""
+    return alerting_rules(EVERY_ALERT)
+
+
 def alerts() -> str:
-    """Every alerting rule, linked to its runbook: the section its runbook_url points at."""
+    """Every alert the mixin can compile, linked to its runbook: the section its runbook_url
+    points at."""
+    shipped = {rule["alert"] for rule in alerting_rules()}
     lines = [_row("alert", "severity", "for", "summary"), _row(*["---"] * 4)]
-    for rule in alerting_rules():
+    for rule in every_alerting_rule():
         anchor = rule["annotations"]["runbook_url"].rpartition("#")[2]
-        summary = re.sub(r"\{\{ \$labels\.(\w+) \}\}", r"*\1*", rule["annotations"]["summary"])
+        summary = re.sub(r"\{\{ \$(?:labels\.)?(\w+)( \| \w+)? \}\}", r"*\1*",
+                         rule["annotations"]["summary"])
+        if rule["alert"] not in shipped:
+            summary += " (compiled only when `_config` asks for it)"
         lines.append(_row(f"[{rule['alert']}](runbooks.md#{anchor})", rule["labels"]["severity"],
                           rule.get("for", "at once"), summary))
     return "\n".join(lines)

@@ -5,8 +5,6 @@ documented in docs/; every metric and alert the text names exists."""
 
 import re
 
-import yaml
-
 from exporter.bybit.errors import EXPLANATIONS, REASONS
 from exporter.cli import FLAGS
 from exporter.config import ACCOUNT_KEYS, TOP_KEYS, load_text
@@ -68,9 +66,7 @@ def test_every_metric_the_text_names_is_served():
 
 
 def test_every_alert_the_text_names_exists():
-    rules = yaml.safe_load((REPO / "prometheus" / "alerts.yml").read_text())
-    alerts = {rule["alert"] for group in rules["groups"] for rule in group["rules"]
-              if "alert" in rule}
+    alerts = {rule["alert"] for rule in readme_tables.every_alerting_rule()}
     for path, text in PAGES.items():
         named = set(ALERT_NAME.findall(text))
         assert named <= alerts, (path.relative_to(REPO), sorted(named - alerts))
@@ -82,9 +78,11 @@ def test_a_renamed_family_would_be_caught():
     assert readme_tables.render(renamed) != renamed
 
 
-def test_the_readme_minimal_config_is_valid():
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("## A minimal config"):]
-    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
-    config = load_text(block, environ={"BYBIT_MAIN_KEY": "key", "BYBIT_MAIN_SECRET": "secret"})
-    assert [account.name for account in config.accounts] == ["main"]
+def test_every_config_example_in_the_docs_is_valid():
+    examples = [(path, block) for path, text in PAGES.items()
+                for block in re.findall(r"```yaml\n(.*?)```", text, re.S)
+                if re.search(r"^accounts:", block, re.M)]
+    assert {path.name for path, _ in examples} >= {"README.md", "configuration.md"}
+    for path, block in examples:
+        environ = {name: "x" for name in re.findall(r"\$\{(\w+)\}", block)}
+        assert load_text(block, environ=environ).accounts, path
