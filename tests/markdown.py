@@ -1,4 +1,4 @@
-"""What GitHub makes of the repository's Markdown pages, as far as links go: the anchors of each
+"""What GitHub makes of the project's Markdown pages, as far as links go: the anchors of each
 page (its headings, by GitHub's rules, and explicit `<a id=...>` / `<a name=...>`), the links
 each page holds outside code, and which of those do not resolve. tests/test_links.py runs it
 on the repository and on broken copies of it."""
@@ -25,11 +25,12 @@ COMMIT_HASH = re.compile(
     r"(?<![0-9A-Za-z#_])(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,40}(?![0-9A-Za-z_])")
 
 
+PAGES = ("*.md", "docs/*.md", "deploy/**/*.md", "tests/fixtures/**/*.md")
+
+
 def pages(root: Path) -> list[Path]:
-    """The pages whose links must resolve."""
-    candidates = [root / "README.md", root / "CONTRIBUTING.md", root / "CHANGELOG.md",
-                  *sorted((root / "docs").glob("*.md"))]
-    return [path for path in candidates if path.is_file()]
+    """The project's Markdown pages, whose links must resolve."""
+    return sorted({path for pattern in PAGES for path in root.glob(pattern) if path.is_file()})
 
 
 def prose(text: str) -> list[tuple[int, str]]:
@@ -89,21 +90,19 @@ def links(text: str) -> list[tuple[int, str]]:
     return found
 
 
-def broken_links(root: Path, pending: frozenset[str] = frozenset()) -> list[str]:
-    """Every relative link or #anchor of the pages that does not resolve, as "page:line: why".
-    `pending`: paths (from the root) that other work will add; a link to one passes while it
-    is absent."""
+def broken_links(root: Path) -> list[str]:
+    """Every relative link or #anchor of the pages that does not resolve, as "page:line: why"."""
     root = root.resolve()
     problems = []
     for page in pages(root):
         for number, target in links(page.read_text()):
-            why = _unresolved(root, page, target, pending)
+            why = _unresolved(root, page, target)
             if why:
                 problems.append(f"{page.relative_to(root)}:{number}: {target}: {why}")
     return problems
 
 
-def _unresolved(root: Path, page: Path, target: str, pending: frozenset[str]) -> str:
+def _unresolved(root: Path, page: Path, target: str) -> str:
     if EXTERNAL.match(target):
         return ""
     path_part, _, fragment = target.partition("#")
@@ -111,7 +110,7 @@ def _unresolved(root: Path, page: Path, target: str, pending: frozenset[str]) ->
     if not path.is_relative_to(root):
         return "outside the repository"
     if not path.exists():
-        return "" if str(path.relative_to(root)) in pending else "no such file"
+        return "no such file"
     if not fragment:
         return ""
     if path.suffix != ".md":

@@ -1,5 +1,5 @@
 """The documentation's links hold: every relative link and #anchor in README.md, CONTRIBUTING.md,
-CHANGELOG.md and docs/*.md resolves by GitHub's anchor rules; every alert's runbook_url leads
+CHANGELOG.md, docs/*.md and the project's other Markdown pages resolves by GitHub's anchor rules; every alert's runbook_url leads
 to the alert's own section of docs/runbooks.md; the README stays short; no commit hash in the
 README or docs. Each check is also shown failing on a broken copy of the pages."""
 
@@ -13,9 +13,6 @@ from tests import markdown, readme_tables
 from tests.conftest import REPO
 
 README_MAX_LINES = 400
-# Paths other branches are adding; a link to one passes while it is absent. Empty this once
-# they are merged.
-PENDING = frozenset({"deploy/helm/bybit-exporter/README.md"})
 BLOB = "/bybit-exporter/bybit-exporter/blob/main/"
 
 
@@ -48,13 +45,16 @@ def readme_problems(root):
 
 
 def hash_problems(root):
+    """Commit hashes in the documentation. The CHANGELOG may name commits, and the fixtures'
+    notes name the commits of the sources their data was taken from."""
     return [f"{page.relative_to(root)}: {found}"
-            for page in markdown.pages(root) if page.name != "CHANGELOG.md"
+            for page in markdown.pages(root)
+            if page.name != "CHANGELOG.md" and not page.is_relative_to(root / "tests")
             for found in markdown.commit_hashes(page.read_text())]
 
 
 def test_every_relative_link_and_anchor_resolves():
-    assert markdown.broken_links(REPO, PENDING) == []
+    assert markdown.broken_links(REPO) == []
 
 
 def test_every_alert_runbook_url_leads_to_its_section():
@@ -86,7 +86,7 @@ def copy(tmp_path):
     for relative in wanted:
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / relative, tmp_path / relative)
-    assert markdown.broken_links(tmp_path, PENDING) == []
+    assert markdown.broken_links(tmp_path) == []
     assert runbook_problems(tmp_path, shipped_alerts(tmp_path)) == []
     assert readme_problems(tmp_path) == hash_problems(tmp_path) == []
     return tmp_path
@@ -109,13 +109,13 @@ def append(path, text):
 ])
 def test_a_broken_link_is_caught(copy, link, why):
     append(copy / "docs" / "metrics.md", f"\n{link}\n")
-    problems = markdown.broken_links(copy, PENDING)
+    problems = markdown.broken_links(copy)
     assert len(problems) == 1 and why in problems[0], problems
 
 
 def test_links_in_code_are_not_links(copy):
     append(copy / "docs" / "metrics.md", "\n`[x](missing.md)`\n\n```\n[x](missing.md)\n```\n")
-    assert markdown.broken_links(copy, PENDING) == []
+    assert markdown.broken_links(copy) == []
 
 
 @pytest.mark.parametrize("heading, good, bad", [
@@ -129,9 +129,9 @@ def test_links_in_code_are_not_links(copy):
 ])
 def test_anchors_follow_githubs_rules(copy, heading, good, bad):
     append(copy / "docs" / "scaling.md", f"\n{heading}\n\n[good](#{good})\n")
-    assert markdown.broken_links(copy, PENDING) == []
+    assert markdown.broken_links(copy) == []
     append(copy / "docs" / "scaling.md", f"\n[bad](#{bad})\n")
-    assert markdown.broken_links(copy, PENDING) == [
+    assert markdown.broken_links(copy) == [
         f"docs/scaling.md:{len((copy / 'docs' / 'scaling.md').read_text().splitlines())}: "
         f"#{bad}: no anchor #{bad} in docs/scaling.md"]
 
@@ -139,15 +139,9 @@ def test_anchors_follow_githubs_rules(copy, heading, good, bad):
 def test_a_repeated_heading_gets_a_number(copy):
     append(copy / "docs" / "scaling.md",
            "\n## Twice\n\n## Twice\n\n[first](#twice) [second](#twice-1)\n")
-    assert markdown.broken_links(copy, PENDING) == []
+    assert markdown.broken_links(copy) == []
     append(copy / "docs" / "scaling.md", "\n[third](#twice-2)\n")
-    assert len(markdown.broken_links(copy, PENDING)) == 1
-
-
-def test_a_pending_path_passes_only_while_it_is_pending(copy):
-    append(copy / "docs" / "deploy.md", "\n[chart](../deploy/helm/bybit-exporter/README.md)\n")
-    assert markdown.broken_links(copy, PENDING) == []
-    assert len(markdown.broken_links(copy)) >= 1
+    assert len(markdown.broken_links(copy)) == 1
 
 
 def test_an_alert_without_its_section_is_caught(copy):
@@ -183,4 +177,5 @@ def test_a_commit_hash_is_caught_but_not_colours_digests_numbers_or_words(copy):
     assert hash_problems(copy) == ["docs/performance.md: 7e505a7",
                                    "docs/performance.md: da39a3ee5e6b4b0d3255bfef95601890afd80709"]
     append(copy / "CHANGELOG.md", "\n- fixed in 7e505a7\n")
+    append(copy / "tests" / "fixtures" / "answers" / "README.md", "\ncaptured at 7e505a7\n")
     assert len(hash_problems(copy)) == 2

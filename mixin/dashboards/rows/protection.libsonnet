@@ -5,7 +5,7 @@ local promql = import '../../lib/promql.libsonnet';
   local config = $._config,
   local s = g.series(config),
   local yearly(rate) = '%s * 24 * 365' % rate,
-  local borrowed = s.account('bybit_coin_borrow_amount') + ' > 0',
+  local borrowed = s.wallet('bybit_coin_borrow_amount') + ' > 0',
   // Table columns: query -> column name, in order.
   local positionColumns = [
     [s.account('bybit_position_adl_rank'), 'ADL rank'],
