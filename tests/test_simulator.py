@@ -18,6 +18,8 @@ from exporter.simulator import (ROUTES, Deposit, FundingCoin, Holding, InternalD
                                 without)
 from exporter.simulator.activity import Plan, fund
 from exporter.simulator.endpoints import Call, asset_overview
+from exporter.simulator.options import (NO_MMP, Mmp, OptionPosition, expiry_ms,
+                                        frozen_now_and_then)
 from exporter.simulator.orders import Order
 from tests.conftest import REPO, unified_account
 
@@ -42,6 +44,11 @@ QUERIES = {WALLET: "accountType=UNIFIED", INFO: "", POSITIONS: "category=linear&
 LIMITS = {WALLET: 50, INFO: 50, POSITIONS: 50, ORDERS: 50, COLLATERAL: 50, OVERVIEW: 50,
           FUNDING: 5, API_KEY: 10, MEMBERS: 50, LOG: 25, DEPOSITS: 100, INTERNAL: 100,
           WITHDRAWALS: 300}
+GREEKS = "/v5/asset/coin-greeks"
+OPTION_ASSETS = "/v5/account/option-asset-info"
+MMP = "/v5/account/mmp-state"
+QUERIES.update({GREEKS: "", OPTION_ASSETS: "", MMP: "baseCoin=BTC"})
+LIMITS.update({GREEKS: 50, OPTION_ASSETS: 50, MMP: 50})
 UNIFIED_ONLY = (LOG, COLLATERAL)  # 10001 for an account without a Unified wallet
 PER_MINUTE = (DEPOSITS, INTERNAL, WITHDRAWALS)  # Bybit gives these limits per minute
 WALLET_ONLY = (OVERVIEW, FUNDING, MEMBERS, DEPOSITS, INTERNAL, WITHDRAWALS)  # need "Wallet"
@@ -96,6 +103,11 @@ def rich_account(api_key="K1", secret="S1", **changes):
                       trigger_price=52000, reduce_only=True, close_on_trigger=True),
                 Order("ETHUSDT", "Sell", 0.5, 4000.0, category="spot", base_coin="ETH")],
         borrow_rates={"BTC": lambda t: 0.0000123},
+        options=[OptionPosition("BTC-27DEC26-100000-C", "Buy", 0.5, 2500, lambda t: 2600.0,
+                                lambda t: 0.4),
+                 OptionPosition("SOL-16JUL25-155-P-USDT", "Sell", 2, 0.28, lambda t: 0.25,
+                                lambda t: -0.3)],
+        mmp={"BTC": Mmp()},
         members=[Member("100000001", {"ACCOUNT_TYPE_FUND": 10.5}, is_master=True),
                  Member("9007199254740993", {"ACCOUNT_TYPE_UNIFIED": 12345.678})],
         **money_flows(int(time.time() * 1000)))
@@ -172,6 +184,32 @@ def check_collateral(result):
         assert all(is_number_text(row[key]) for key in (
             "hourlyBorrowRate", "maxBorrowingAmount", "availableToBorrow", "borrowUsageRate"))
     assert coins["BTC"]["hourlyBorrowRate"] == "0.00001230"
+
+
+def check_coin_greeks(result):
+    coins = {row["baseCoin"]: row for row in result["list"]}
+    assert set(coins) == {"BTC", "SOL"}
+    assert set(coins["BTC"]) == documented_keys("coin_greeks_docs.json")
+    assert float(coins["BTC"]["totalDelta"]) == pytest.approx(0.5 * 0.4)
+    assert float(coins["SOL"]["totalDelta"]) == pytest.approx(-2 * -0.3)  # a written put
+
+
+def documented_results(name):
+    return json.loads((DOCS / name).read_text())["result"]["result"]
+
+
+def check_option_assets(result):
+    rows = {row["coin"]: row for row in result["result"]}
+    assert set(rows) == {"USDC", "USDT"}  # BTC-27DEC26-100000-C settles in USDC
+    assert set(rows["USDC"]) == set(documented_results("option_asset_info_docs.json")[0])
+    assert isinstance(rows["USDC"]["sendTime"], int)
+    assert float(rows["USDC"]["assetMM"]) == 0.0 and float(rows["USDT"]["assetMM"]) > 0
+
+
+def check_mmp(result):
+    [row] = result["result"]
+    assert set(row) == set(documented_results("mmp_state_docs.json")[0])
+    assert row["baseCoin"] == "BTC" and row["mmpEnabled"] is True and row["mmpFrozen"] is False
 
 
 def check_overview(result):
@@ -261,7 +299,8 @@ def check_withdrawals(result):
 
 
 CHECKS = {WALLET: check_wallet, INFO: check_info, POSITIONS: check_positions,
-          ORDERS: check_orders, COLLATERAL: check_collateral,
+          ORDERS: check_orders, COLLATERAL: check_collateral, GREEKS: check_coin_greeks,
+          OPTION_ASSETS: check_option_assets, MMP: check_mmp,
           OVERVIEW: check_overview, FUNDING: check_funding, API_KEY: check_api_key,
           MEMBERS: check_members, LOG: check_log, DEPOSITS: check_deposits,
           INTERNAL: check_internal, WITHDRAWALS: check_withdrawals}
@@ -511,6 +550,64 @@ def test_a_positions_own_tp_sl_are_open_orders_of_its_size(simulator):
     [trailing] = ok(signed_get(sim, ORDERS, "category=inverse"))["list"]
     assert (trailing["stopOrderType"], trailing["side"], trailing["qty"]) == (
         "TrailingStop", "Buy", "200.000")
+
+
+def test_option_positions_are_shaped_as_the_captured_rows_and_paged(simulator):
+    books = [OptionPosition(f"ETH-26DEC26-{3000 + 100 * i}-P-USDT", "Buy", 0.1, 6.1,
+                            lambda t: 5.9, lambda t: -0.1) for i in range(5)]
+    old = OptionPosition("BTC-14JUL23-30500-C", "Buy", 0.01, 275, lambda t: 347.0,
+                         lambda t: 0.5, greeks=False)
+    sim = simulator([rich_account(options=books + [old])])
+    captured = json.loads((DOCS / "position_option_rows_2025_captured.json").read_text())[0]
+    first = ok(signed_get(sim, POSITIONS, "category=option&baseCoin=ETH&limit=2"))
+    assert len(first["list"]) == 2 and first["nextPageCursor"]
+    row = first["list"][0]
+    assert set(row) == set(captured)
+    for key in ("leverage", "liqPrice", "takeProfit", "stopLoss", "trailingStop",
+                "cumRealisedPnl", "positionIMByMp"):
+        assert row[key] == "", key
+    assert row["positionIM"] == row["positionMM"] == "0.00000000"  # bought: no margin
+    assert float(row["delta"]) == pytest.approx(-0.01) and len(row["delta"].split(".")[1]) == 9
+    [btc] = ok(signed_get(sim, POSITIONS, "category=option&baseCoin=BTC"))["list"]
+    assert "delta" not in btc and btc["symbol"] == "BTC-14JUL23-30500-C"  # a 2023 row
+    everything = ok(signed_get(sim, POSITIONS, "category=option"))["list"]
+    assert len(everything) == 6
+
+
+def test_mmp_freezes_and_accounts_without_it_get_110065(simulator):
+    frozen = Mmp(frozen=frozen_now_and_then(every=10, lasting=5, offset=0))
+    sim = simulator([rich_account(mmp={"ETH": frozen}), rich_account("K2", "S1", mmp=None)])
+    states = set()
+    for _ in range(12):
+        [row] = ok(signed_get(sim, MMP, "baseCoin=ETH"))["result"]
+        states.add(row["mmpFrozen"])
+        assert (int(row["mmpFrozenUntil"]) > sim.now_ms()) == row["mmpFrozen"]
+        time.sleep(1)
+    assert states == {True, False}
+    assert ok(signed_get(sim, MMP, "baseCoin=SOL"))["result"] == []  # a coin without MMP
+    refused = signed_get(sim, MMP, "baseCoin=ETH", key="K2").json()
+    assert (refused["retCode"], refused["retMsg"]) == NO_MMP  # the docs' words
+    assert signed_get(sim, MMP, "").json()["retCode"] == 10001
+
+
+def test_instruments_info_gives_every_expiry_and_options_per_base_coin(simulator):
+    sim = simulator([rich_account(options=[OptionPosition(
+        "SOL-16JUL25-155-P-USDT", "Buy", 1, 0.28, lambda t: 0.24, lambda t: -0.1)])])
+
+    def listing(query):
+        body = requests.get(f"{sim.url}/v5/market/instruments-info?{query}", timeout=5).json()
+        assert body["retCode"] == 0, body
+        return {row["symbol"]: row["deliveryTime"] for row in body["result"]["list"]}
+
+    options = listing("category=option")
+    assert options and all(symbol.startswith("BTC-") for symbol in options)  # BTC only
+    assert listing("category=option&baseCoin=SOL") == {
+        "SOL-16JUL25-155-P-USDT": "1752652800000"}  # 2025-07-16 08:00 UTC
+    linear = listing("category=linear")
+    assert linear["BTCUSDT"] == "0" and linear["BTCUSDT-25DEC26"] == "1798185600000"
+    assert listing("category=inverse")["BTCUSDZ26"] == "1798185600000"  # the last Friday
+    assert expiry_ms("BTC-27DEC26-100000-C") == 1798358400000
+    assert len(sim.public_calls) == 4
 
 
 def test_collateral_info_lends_at_each_coins_rate_and_counts_what_is_borrowed(simulator):
@@ -849,14 +946,16 @@ def test_demo_accounts_and_their_collectors(demo):
 
 def test_demo_every_collector_gets_an_answer(demo):
     sim, by_name = demo
-    for name, (d, _) in by_name.items():
+    for name, (d, account) in by_name.items():
         wallet = d.account_types[0]
         queries = {**QUERIES, WALLET: f"accountType={wallet}"}
         for path in ROUTES:
             code = demo_get(sim, d, path, queries[path]).json()["retCode"]
             denied = name == "demo-classic" and path in WALLET_ONLY
             not_unified = name == "demo-classic" and path in UNIFIED_ONLY
-            assert code == (10005 if denied else 10001 if not_unified else 0), (name, path)
+            no_mmp = path == MMP and account.mmp is None
+            expected = 10005 if denied else 10001 if not_unified else NO_MMP[0] if no_mmp else 0
+            assert code == expected, (name, path)
 
 
 def test_demo_isolated_account(demo):

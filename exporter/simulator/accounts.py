@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.simulator.ledger import Ledger
+from exporter.simulator.options import Mmp, OptionPosition
 from exporter.simulator.orders import Order, held, position_orders
 from exporter.simulator.positions import Position, margins
 from exporter.simulator.transfers import Deposit, InternalDeposit, Withdrawal
@@ -87,6 +88,8 @@ class SimAccount:
     key: KeyInfo = field(default_factory=KeyInfo)
     positions: list[Position] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)
+    options: list[OptionPosition] = field(default_factory=list)
+    mmp: dict[str, Mmp] | None = None  # base coin -> its protection; None: MMP not enabled
     borrow_rates: dict[str, RateFn] = field(default_factory=dict)  # coin -> hourly rate at t
     funding: list[FundingCoin] = field(default_factory=list)
     overview: list[OverviewWallet] = field(default_factory=list)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from exporter.simulator import orders, positions
+from exporter.simulator import options, orders, positions
 from exporter.simulator.accounts import Member, OverviewWallet, SimAccount
 from exporter.simulator.market import INDEX_PRICES, usd_index_price
 from exporter.simulator.wallets import Holding, num
@@ -54,6 +54,8 @@ def account_info(call: Call) -> Result:
 
 
 def position_list(call: Call) -> Result:
+    if call.params.get("category") == "option":
+        return _option_positions(call)
     try:
         chosen = positions.select(call.account.positions, call.params)
         rows, cursor = positions.page(chosen, call.params)
@@ -61,6 +63,35 @@ def position_list(call: Call) -> Result:
         raise ApiError(10001, str(exc)) from None
     return {"category": call.params["category"], "nextPageCursor": cursor,
             "list": [p.row(call.t, call.now_ms, call.account.margin_mode) for p in rows]}
+
+
+def _option_positions(call: Call) -> Result:
+    try:
+        rows, cursor = options.page(options.select(call.account.options, call.params),
+                                    call.params)
+    except ValueError as exc:
+        raise ApiError(10001, str(exc)) from None
+    return {"category": "option", "nextPageCursor": cursor,
+            "list": [o.row(call.t, call.now_ms) for o in rows]}
+
+
+def coin_greeks(call: Call) -> Result:
+    return {"list": options.coin_greeks(call.account.options, call.t,
+                                        call.params.get("baseCoin", ""))}
+
+
+def option_asset_info(call: Call) -> Result:
+    return {"result": options.asset_info(call.account.options, call.t, call.now_ms)}
+
+
+def mmp_state(call: Call) -> Result:
+    coin = call.params.get("baseCoin", "")
+    if not coin:
+        raise ApiError(10001, "params error: baseCoin is required")
+    if call.account.mmp is None:
+        raise ApiError(*options.NO_MMP)
+    found = call.account.mmp.get(coin)
+    return {"result": [found.row(coin, call.t, call.now_ms)] if found else []}
 
 
 def open_orders(call: Call) -> Result:

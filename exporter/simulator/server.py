@@ -14,15 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from exporter.bybit import signing
-from exporter.simulator import endpoints, flows
+from exporter.simulator import endpoints, flows, options, paging
 from exporter.simulator.accounts import SimAccount
 from exporter.simulator.endpoints import DENIED, ApiError, Call, NotOffered
 from exporter.simulator.market import spot_tickers
 
 UID_LIMIT_PER_SECOND = 50  # wallet-balance's
+# instruments listed whether or not an account holds them: perpetuals and dated futures
+LISTED = {"linear": ("BTCUSDT", "ETHUSDT", "BTCUSDT-25DEC26", "BTC-25DEC26", "ETHPERP"),
+          "inverse": ("BTCUSD", "ETHUSD", "BTCUSDZ26"),
+          "option": ("BTC-25DEC26-100000-C", "ETH-25DEC26-4000-P")}
 WALLET_PATH = "/v5/account/wallet-balance"
 Body = dict[str, Any]
 
@@ -42,6 +46,9 @@ ROUTES = {
     "/v5/order/realtime": Route(50, ("ContractTrade", "Spot", "Derivatives"),
                                 endpoints.open_orders),
     "/v5/account/collateral-info": Route(50, (), endpoints.collateral_info),
+    "/v5/asset/coin-greeks": Route(50, (), endpoints.coin_greeks),
+    "/v5/account/option-asset-info": Route(50, (), endpoints.option_asset_info),
+    "/v5/account/mmp-state": Route(50, ("Options",), endpoints.mmp_state),
     "/v5/asset/asset-overview": Route(50, ("Wallet",), endpoints.asset_overview),
     "/v5/asset/transfer/query-account-coins-balance": Route(5, ("Wallet",),
                                                             endpoints.funding_balance),
@@ -90,6 +97,8 @@ class SimHandler(BaseHTTPRequestHandler):
                                             "timeNano": str(now * 1_000_000)}, now))
         elif path == "/v5/market/tickers":
             self._tickers(dict(parse_qsl(query)))
+        elif path == "/v5/market/instruments-info":
+            self._instruments(dict(parse_qsl(query)))
         elif path in ROUTES:
             self._private(path, query)
         else:
@@ -107,6 +116,17 @@ class SimHandler(BaseHTTPRequestHandler):
                                   now_ms=now))
         else:
             self.send_json(answer(0, "OK", spot_tickers(self.sim.elapsed()), now))
+
+    def _instruments(self, params: dict[str, str]) -> None:
+        """Every symbol an account of the simulator holds, with its deliveryTime; options per
+        base coin, BTC's when none is named, as Bybit answers."""
+        now = self.sim.now_ms()
+        try:
+            result = self.sim.instruments(params)
+        except ValueError as exc:
+            self.send_json(answer(10001, str(exc), now_ms=now))
+        else:
+            self.send_json(answer(0, "OK", result, now))
 
     def _private(self, path: str, query: str) -> None:
         self.sim.request_times.append(time.monotonic())
@@ -213,6 +233,7 @@ class BybitSimulator:
         self.request_times: collections.deque[float] = collections.deque(maxlen=100_000)
         self.connections: set[socket.socket] = set()
         self.started = time.monotonic()
+        self.public_calls: list[tuple[str, str]] = []  # instruments info asked for
         self._calls: dict[tuple[str, str], collections.deque[float]] = (
             collections.defaultdict(collections.deque))
         self._lock = threading.Lock()
@@ -243,6 +264,25 @@ class BybitSimulator:
 
     def now_ms(self) -> int:
         return int(time.time() * 1000) + self.clock_offset_ms
+
+    def instruments(self, params: dict[str, str]) -> dict[str, Any]:
+        """The public instruments info: the listed symbols and every symbol an account holds,
+        one category at a time (options: one base coin, BTC when none is named)."""
+        self.public_calls.append(("/v5/market/instruments-info", urlencode(params)))
+        category, symbol = params.get("category", ""), params.get("symbol", "")
+        if category not in LISTED:
+            raise ValueError("params error: category is invalid")
+        held = [p.symbol for a in self.accounts.values() for p in a.positions
+                if p.category == category]
+        held += [o.symbol for a in self.accounts.values() for o in a.options
+                 if category == "option"]
+        symbols = [s for s in {*LISTED[category], *held}
+                   if (not symbol or s == symbol) and (category != "option" or symbol or
+                                                       options.base_coin(s) ==
+                                                       params.get("baseCoin", "BTC"))]
+        rows, cursor = paging.page(options.instruments(category, symbols, self.now_ms()),
+                                   params, 500, 1000, lambda row: row["symbol"])
+        return {"category": category, "nextPageCursor": cursor, "list": rows}
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
