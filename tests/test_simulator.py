@@ -1096,3 +1096,14 @@ def test_demo_shows_what_stands_between_positions_and_liquidation(demo):
     sol_rate = by_name["demo-unified"][1].borrow_rates["SOL"]
     yearly = {round(sol_rate(t) * 24 * 365, 2) for t in range(0, 1200, 30)}
     assert yearly == {0.05, 1.05}  # spikes above BybitBorrowRateHigh's 50 % a year
+
+
+def test_collateral_info_answers_for_wallet_coins_without_a_borrow_amount(simulator):
+    """Hand-made wallets (the benchmark's fleet) list coins without borrowAmount: not borrowed."""
+    def wallet(_: float) -> dict:
+        return {"accountType": "UNIFIED", "totalEquity": "1",
+                "coin": [{"coin": "BTC", "equity": "1", "walletBalance": "1", "usdValue": "1"}]}
+
+    sim = simulator([SimAccount(api_key="K1", secret="S1", wallets={"UNIFIED": wallet})])
+    [btc] = ok(signed_get(sim, COLLATERAL, "currency=BTC"))["list"]
+    assert btc["borrowAmount"] == "0.00000000"

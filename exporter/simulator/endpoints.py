@@ -121,7 +121,7 @@ def collateral_info(call: Call) -> Result:
 def _collateral(coin: str, held: dict[str, Any] | None, call: Call) -> Result:
     rate_at = call.account.borrow_rates.get(coin)
     rate = rate_at(call.t) if rate_at else DEFAULT_HOURLY_RATE
-    borrowed = float(held["borrowAmount"] or 0) if held else 0.0
+    borrowed = float(held.get("borrowAmount") or 0) if held else 0.0
     others, limit = 10.0, 1000.0 if coin not in ("USDT", "USDC") else 1_000_000.0
     return {"currency": coin, "hourlyBorrowRate": f"{rate:.8f}",
             "maxBorrowingAmount": num(limit), "availableToBorrow": num(limit - borrowed - others),
