@@ -9,11 +9,11 @@ from prometheus_client import generate_latest
 
 from benchmarks.stock import build_registry
 from exporter.bybit.endpoints.wallet import ACCOUNT_FIELDS, COIN_FIELDS
-from exporter.bybit.errors import Reason
 from exporter.metrics import render as exposition_module
 from exporter.metrics.catalogue import SERVED
 from exporter.metrics.family import WALLET_HEALTH
 from exporter.metrics.fields import Sample, Translation, flag
+from exporter.metrics.reasons import Reason
 from exporter.metrics.render import FastExposition, chunk_text
 from exporter.service.store import Store, TargetKey, TargetSpec
 from tests.conftest import parse_samples

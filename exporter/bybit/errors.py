@@ -1,27 +1,11 @@
-"""Why a call to Bybit failed: one enumeration, used by the client, the poller, the metrics and
-the README's table of reasons."""
+"""How a failed call to Bybit is classified: which of Bybit's answers is which Reason (the
+reasons are declared with the health series they label, in exporter.metrics.reasons), what
+causes each and what the exporter then does (the documentation's table of reasons), and the
+error a failed call raises."""
 
 from __future__ import annotations
 
-import enum
-
-
-class Reason(enum.StrEnum):
-    """Each failure reason, with what causes it and what the exporter then does (README)."""
-
-    TIMEOUT = "timeout"
-    NETWORK = "network"
-    HTTP = "http"
-    INVALID_RESPONSE = "invalid_response"
-    RATE_LIMIT = "rate_limit"
-    AUTH = "auth"
-    PERMISSION = "permission"
-    CLOCK = "clock"
-    API = "api"
-    STORAGE = "storage"
-
-
-REASONS: tuple[Reason, ...] = tuple(Reason)
+from exporter.metrics.reasons import Reason
 
 # reason -> (its cause, what the exporter does about it): the README's table comes from here
 EXPLANATIONS: dict[Reason, tuple[str, str]] = {

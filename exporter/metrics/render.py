@@ -22,9 +22,9 @@ from typing import Callable, Iterable, Sequence
 
 from prometheus_client import utils as prometheus_utils
 
-from exporter.bybit.errors import REASONS
 from exporter.metrics.crc import Concatenation, combiner
 from exporter.metrics.family import INVALID_FIELDS, Family
+from exporter.metrics.reasons import REASONS
 from exporter.metrics.snapshot import StateSource, TargetKey, TargetState
 
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, no mtime

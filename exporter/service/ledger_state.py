@@ -21,9 +21,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from exporter.bybit.errors import PollError, Reason
+from exporter.bybit.errors import PollError
 from exporter.bybit.ledger import Entry, Source, Totals, add
 from exporter.metrics.family import Family
+from exporter.metrics.reasons import Reason
 
 if TYPE_CHECKING:
     import sqlite3
