@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
-from exporter.bybit.endpoint import (Context, Endpoint, InvalidResponse, collector_target,
-                                     list_of, name_of, result_of)
+from exporter.bybit.answers import InvalidResponse, list_of, name_of, result_of
+from exporter.bybit.endpoint import Context, Endpoint, collector_target
 from exporter.metrics.family import Family, gauge
 from exporter.metrics.fields import (Field, Reader, Translation, Unreadable, number, numbers,
                                      text)
