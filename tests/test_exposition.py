@@ -10,7 +10,7 @@ from prometheus_client import generate_latest
 from benchmarks.stock import build_registry
 from exporter.bybit.endpoints.wallet import ACCOUNT_FIELDS, COIN_FIELDS
 from exporter.metrics import render as exposition_module
-from exporter.metrics.catalogue import SERVED
+from exporter.service.catalogue import SERVED
 from exporter.metrics.family import WALLET_HEALTH
 from exporter.metrics.fields import Sample, Translation, flag
 from exporter.metrics.reasons import Reason

@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 from exporter.build import build_info
 from exporter.bybit.budget import RequestBudget
 from exporter.config import Config, ConfigError
-from exporter.metrics.catalogue import SERVED
+from exporter.service.catalogue import SERVED
 from exporter.metrics.family import (BUILD_INFO, RELOAD_OK, RELOAD_TIME, SHARD_INFO,
                                      WEB_CONFIG_RELOAD_OK)
 from exporter.metrics.process import ProcessMetrics
