@@ -14,7 +14,7 @@ from prometheus_client.samples import Sample
 from exporter.service.catalogue import SERVED
 from exporter.metrics.family import INVALID_FIELDS, Family, Type
 from exporter.metrics.reasons import REASONS
-from exporter.metrics.render import ExporterSample
+from exporter.metrics.lines import ExporterSample
 from exporter.metrics.snapshot import TargetState
 from exporter.service.store import Store
 

@@ -18,7 +18,8 @@ from exporter.service.catalogue import SERVED
 from exporter.metrics.family import (BUILD_INFO, RELOAD_OK, RELOAD_TIME, SHARD_INFO,
                                      WEB_CONFIG_RELOAD_OK)
 from exporter.metrics.process import ProcessMetrics
-from exporter.metrics.render import ExporterSample, FastExposition
+from exporter.metrics.lines import ExporterSample
+from exporter.metrics.render import FastExposition
 from exporter.service import scheduling
 from exporter.service.account import PHASES, AccountRunner, Hosts, Shared
 from exporter.service.ledger_state import LedgerFiles
