@@ -33,11 +33,12 @@ EXPLANATIONS: dict[Reason, tuple[str, str]] = {
     Reason.API: ("any other retCode (e.g. 10001 for an account type the account lacks)",
                  "retries at the next poll"),
     Reason.STORAGE: ("the state under `--storage.path` cannot be opened, read or written (full "
-                     "disk, read-only volume, a file that is not a database): `transactions` and "
-                     "`deposits` only, logged with the path",
+                     "disk, read-only volume, a file that is not a database, a state written by "
+                     "a newer release): `transactions` and `deposits` only, logged with the path",
                      "the account's other collectors go on; retries at the next poll and "
                      "catches up on the rows since; an unreadable file is moved aside (never "
-                     "overwritten) and the totals start again from zero"),
+                     "overwritten) and the totals start again from zero; a newer release's "
+                     "state is left as it is"),
 }
 
 AUTH_CODES = frozenset({10003, 10004, 10007, 10010, 33004, -2015})
