@@ -48,7 +48,7 @@ def _row(state: TargetState, now: float, stale_after: float,
     stale = state.last_success is not None and now - state.last_success > stale_after
     return TargetRow(
         account=state.key.account, collector=state.key.collector, labels=_labels(state),
-        state=condition, reason=str(state.failure_reason or ""),
+        state=condition, reason=state.failure_reason or "",  # a StrEnum: a str
         message=state.failure_message, last_success=state.last_success,
         interval=state.interval, next_poll=next_poll, unreadable=unreadable,
         rate_limit_remaining=state.rate_limit_remaining, stale=stale)

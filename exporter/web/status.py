@@ -112,7 +112,7 @@ def _two(s: int, size: int, name: str, smaller: int, small_name: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def interval(seconds: float) -> str:
+def _interval(seconds: float) -> str:
     """age() of a poll interval: a handful of values, shared by thousands of rows."""
     return age(seconds)
 
@@ -188,7 +188,8 @@ def _account(account: AccountRow, now: float, opened: bool) -> str:
     notes = [_reasons(failing)] if failing else []
     stale = [row.collector for row in rows if row.stale]
     if stale:
-        notes.append(f'<span class="dim">stale: {escape(", ".join(stale))}</span>')
+        notes.append(f'<span class="dim">stale: {escape(", ".join(dict.fromkeys(stale)))}'
+                     "</span>")
     unreadable = sum(len(row.unreadable) for row in rows)
     if unreadable:
         notes.append(f"{unreadable} unreadable {_plural(unreadable, 'field')}")
@@ -234,8 +235,9 @@ def _row(row: TargetRow, now: float) -> str:
                    f'<span class="msg">{escape(row.message)}</span>')
     return (f'<tr class="{state}"><td><span class="badge {state}">{state.upper()}</span></td>'
             f'<td>{escape(row.collector)} {labels}</td><td>{last}</td>'
-            f'<td>{interval(row.interval)}</td><td>{next_poll}</td><td class="num">{remaining}</td>'
-            f'<td class="wrap">{unreadable}</td><td class="wrap problem">{problem}</td></tr>')
+            f'<td>{_interval(row.interval)}</td><td>{next_poll}</td>'
+            f'<td class="num">{remaining}</td><td class="wrap">{unreadable}</td>'
+            f'<td class="wrap problem">{problem}</td></tr>')
 
 
 _CSS = """
