@@ -517,6 +517,8 @@ def bench_capacity() -> None:
     report("margin data fresh every interval, typical evidence", f"{typical}",
            f">= 1000 (previous {worst})", typical >= 1000)
     report("  worst case: positions in all three settle coins", f"{worst}", "", None)
+    unstretched = int(budget / one.wanted_rate)
+    report("  every collector at its own interval (none stretched)", f"{unstretched}", "", None)
     report("1,000 accounts: margin requests per 5 s (typical/worst)",
            f"{thousand.margin_rate * WINDOW_SECONDS:.1f} / "
            f"{thousand.worst_margin_rate * WINDOW_SECONDS:.1f}", f"<= {MAX_REQUESTS}",

@@ -24,7 +24,10 @@ from exporter.config_syntax import format_duration as format_duration
 from exporter.config_syntax import parse_duration as parse_duration
 
 DEFAULTS = {"poll_interval": 30.0, "timeout": 10.0, "stale_after": 300.0}
-UNIFIED_ONLY = ("transactions",)  # collectors that read the Unified account's own log
+# collectors that only a Unified account answers: what each reads
+UNIFIED_ONLY = {"transactions": "the Unified account's transaction log",
+                "orders": "the Unified account's open orders",
+                "borrowing": "the Unified account's collateral info"}
 MAX_HISTORY_SECONDS = 730 * 86400.0  # Bybit keeps two years of the transaction log
 TOP_KEYS = {"poll_interval", "timeout", "stale_after", "collect", "accounts", "intervals",
             "transactions_since"}
@@ -247,8 +250,8 @@ class _Checker:
             return chosen if chosen is not None else DEFAULT_COLLECT
         for collector in UNIFIED_ONLY:
             if own is not None and collector in own:
-                self.fail(f"{where}[{own.index(collector)}]", f"{collector} reads the Unified "
-                          "account's transaction log: account_types must include UNIFIED")
+                self.fail(f"{where}[{own.index(collector)}]", f"{collector} reads "
+                          f"{UNIFIED_ONLY[collector]}: account_types must include UNIFIED")
         return tuple(c for c in chosen or DEFAULT_COLLECT if c not in UNIFIED_ONLY)
 
     def intervals(self, raw: Any, where: str) -> dict[str, float]:

@@ -3,8 +3,9 @@
     .venv/bin/python -m mixin.build           # write them
     .venv/bin/python -m mixin.build --check   # exit 1 if any differs from the mixin
 
-grafana/dashboards/*.json, prometheus/alerts.yml, prometheus/rules.yml and
-deploy/kubernetes/prometheusrule.yaml (alerts and recording rules for prometheus-operator).
+grafana/dashboards/*.json, prometheus/alerts.yml, prometheus/rules.yml,
+deploy/kubernetes/prometheusrule.yaml (alerts and recording rules for prometheus-operator) and
+their groups again inside the Helm chart, whose PrometheusRule cannot read files outside it.
 Needs the `jsonnet` package from PyPI (a binary wheel: no compiler, no Go toolchain)."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ DASHBOARDS = REPO / "grafana" / "dashboards"
 ALERTS = REPO / "prometheus" / "alerts.yml"
 RULES = REPO / "prometheus" / "rules.yml"
 PROMETHEUS_RULE = REPO / "deploy" / "kubernetes" / "prometheusrule.yaml"
+CHART_RULES = REPO / "deploy" / "helm" / "bybit-exporter" / "files" / "prometheus-rules.yaml"
 
 GENERATED = (f"# Generated from mixin/ by `{COMMAND}`: do not edit. Change\n"
              "# mixin/config.libsonnet (thresholds, selector, runbook URLs) or override _config\n"
@@ -37,6 +39,10 @@ HEADERS = {
     PROMETHEUS_RULE: GENERATED + (
         "# alerts.yml and rules.yml as one PrometheusRule. The release label makes\n"
         "# kube-prometheus-stack load it (see servicemonitor.yaml).\n"),
+    CHART_RULES: GENERATED + (
+        "# alerts.yml and rules.yml, the groups of the Helm chart's PrometheusRule\n"
+        "# (templates/prometheusrule.yaml). A change here is a change to the chart: bump its\n"
+        "# version (see the chart's README, Version policy).\n"),
 }
 # Key order in the rule files: as people write them, not jsonnet's alphabetical one.
 ORDER = ["name", "interval", "rules", "alert", "record", "expr", "for", "keep_firing_for",
@@ -96,6 +102,7 @@ def render(mixin: dict[str, Any]) -> dict[Path, str]:
         ALERTS: HEADERS[ALERTS] + _yaml(alerts),
         RULES: HEADERS[RULES] + _yaml(rules),
         PROMETHEUS_RULE: HEADERS[PROMETHEUS_RULE] + _yaml(prometheus_rule),
+        CHART_RULES: HEADERS[CHART_RULES] + _yaml({"groups": prometheus_rule["spec"]["groups"]}),
     }
     for name, board in mixin["grafanaDashboards"].items():
         files[DASHBOARDS / name] = json.dumps(board, indent=2, ensure_ascii=False) + "\n"
@@ -123,6 +130,9 @@ def main(argv: list[str]) -> int:
                   file=sys.stderr)
         return 1 if differ else 0
     for path, text in files.items():
+        if path == CHART_RULES and path.exists() and path.read_text() != text:
+            print(f"{path.relative_to(REPO)} changed: bump the chart's version (its README, "
+                  "Version policy; tests/test_helm.py gives the line to record)", file=sys.stderr)
         path.write_text(text)
     return 0
 

@@ -25,6 +25,19 @@
     liquidationDistanceWarningRatio: 0.10,  // BybitPositionNearLiquidation, warning
     liquidationDistanceCriticalRatio: 0.05,  // BybitPositionNearLiquidation, critical
 
+    // What stands between a position and its liquidation.
+    adlRankWarning: 4,  // BybitPositionAdlRankHigh: ADL rank (1-5) at or above this for 5 minutes
+    // BybitPositionUnprotected (stop coverage below 1 for `stopCoverageFor`) is compiled only
+    // when true: many traders run without stops on purpose.
+    stopLossRequired: false,
+    stopCoverageFor: '10m',
+    borrowRateYearlyWarningRatio: 0.5,  // BybitBorrowRateHigh: hourly rate x 24 x 365 above this
+    borrowUsageWarningRatio: 0.9,  // BybitBorrowUsageHigh
+    // BybitWithdrawal: a completed withdrawal within the window, at this severity ('' leaves the
+    // alert out). A stolen key's first act is a withdrawal.
+    withdrawalAlertSeverity: 'info',
+    withdrawalWindow: '15m',
+
     // API keys: days before expiry.
     apiKeyExpiryWarningDays: 14,  // BybitApiKeyExpiresSoon, warning
     apiKeyExpiryCriticalDays: 3,  // BybitApiKeyExpiresSoon, critical

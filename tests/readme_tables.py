@@ -61,6 +61,9 @@ SAMPLE = Account(name="x", api_key=Secret("k"), api_secret=Secret("s"), rsa_priv
 
 def _requests(endpoint: Endpoint) -> str:
     text = str(endpoint.requests_per_poll(SAMPLE))
+    if endpoint.typical_requests is not None:  # queries chosen by the wallet's evidence
+        typical = endpoint.typical_requests(endpoint.interval or SAMPLE.poll_interval)
+        text = f"{typical:g} with typical evidence, up to {text}"
     if endpoint.collector == "wallet":
         text += " per account type"
     if endpoint.paginated:

@@ -262,8 +262,9 @@ def test_collectors_per_account_and_by_default():
                   + MINIMAL.split("accounts:\n")[1].replace("main", "second"))
     assert [a.collect for a in config.accounts] == [("wallet", "members"),
                                                     ("wallet", "positions")]
-    assert load(MINIMAL).accounts[0].collect == ("wallet", "account_info", "positions",
-                                                 "assets", "funding", "api_key", "transactions")
+    assert load(MINIMAL).accounts[0].collect == (
+        "wallet", "account_info", "positions", "orders", "borrowing", "assets", "funding",
+        "api_key", "transactions")
     with pytest.raises(ConfigError) as caught:
         load(MINIMAL + "    collect: [wallet, everything]\n")
     assert caught.value.problems[0].startswith("accounts[0].collect[1]: must be one of wallet,")
@@ -280,15 +281,19 @@ CLASSIC = MINIMAL.split("accounts:\n")[1].replace("main", "classic") + \
     "    account_types: [CONTRACT, SPOT]\n"
 
 
-def test_the_transaction_log_is_read_by_default_where_there_is_a_unified_account():
+@pytest.mark.parametrize("collector, what", [
+    ("transactions", "the Unified account's transaction log"),
+    ("orders", "the Unified account's open orders"),
+    ("borrowing", "the Unified account's collateral info")])
+def test_unified_only_collectors_are_on_by_default_where_there_is_a_unified_account(collector,
+                                                                                    what):
     config = load(MINIMAL + CLASSIC)
-    assert "transactions" in config.accounts[0].collect
-    assert "transactions" not in config.accounts[1].collect
-    inherited = load("collect: [wallet, transactions]\n" + MINIMAL + CLASSIC)
-    assert [a.collect for a in inherited.accounts] == [("wallet", "transactions"), ("wallet",)]
-    assert problems(MINIMAL + CLASSIC + "    collect: [wallet, transactions]\n") == [
-        "accounts[1].collect[1]: transactions reads the Unified account's transaction log: "
-        "account_types must include UNIFIED"]
+    assert collector in config.accounts[0].collect
+    assert collector not in config.accounts[1].collect
+    inherited = load(f"collect: [wallet, {collector}]\n" + MINIMAL + CLASSIC)
+    assert [a.collect for a in inherited.accounts] == [("wallet", collector), ("wallet",)]
+    assert problems(MINIMAL + CLASSIC + f"    collect: [wallet, {collector}]\n") == [
+        f"accounts[1].collect[1]: {collector} reads {what}: account_types must include UNIFIED"]
 
 
 def test_intervals_override_a_collectors_own_at_the_top_and_per_account():

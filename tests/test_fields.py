@@ -12,12 +12,13 @@ from exporter.bybit.endpoint import Context, Endpoint
 from exporter.bybit.endpoints import ENDPOINTS
 from exporter.config import Account, Secret
 from exporter.metrics.fields import (UNREADABLE_EXAMPLES, Field, Translation, amount, bound_list,
-                                     flag, number, text, timestamp)
+                                     flag, millis_time, nonzero, number, rank, text, timestamp)
 
 ACCOUNT = Account(name="a", api_key=Secret("k"), api_secret=Secret("s"), rsa_private_key=None,
                   account_types=("UNIFIED",), coins=(), endpoint="https://api.bybit.com",
                   recv_window_ms=5000, poll_interval=30.0)
 PRICES = {"BTC": 60000.0, "ETH": 3000.0}
+WALLET_COINS = frozenset({"BTC", "ETH", "USDT", "USDC"})  # the coins the examples name
 # readable values of each kind, "" (not applicable) among them
 READABLE: dict[Any, st.SearchStrategy[Any]] = {
     number: st.sampled_from(["", "0", "1.5", "-2.25", "0.000000000000000000", "64000.5", "1e-8"])
@@ -27,6 +28,9 @@ READABLE: dict[Any, st.SearchStrategy[Any]] = {
     flag: st.sampled_from([True, False, "true", "false", "1", "0", 1, 0, ""]),
     timestamp: st.sampled_from(["", "2026-12-06T00:00:00Z", "1970-01-01T00:00:00Z",
                                 "2027-01-01T12:30:00+00:00"]),
+    nonzero: st.sampled_from(["", "0", "0.00", "61000.5", "-3", "1e-8"]) | st.integers(-9, 9),
+    rank: st.sampled_from(["", 0, 1, 5, "3", "0"]),
+    millis_time: st.sampled_from(["", "0", 0, "1796515200000", 1796515200123]),
     text: st.sampled_from(["", "Buy", "Sell", "ISOLATED_MARGIN", "REGULAR_MARGIN"]),
     bound_list: st.sampled_from([["*"], [], ["192.0.2.1"], ["192.0.2.1", "198.51.100.7"]]),
 }
@@ -46,7 +50,7 @@ def answer(endpoint: Endpoint, values: list[Any]) -> list[Any]:
 
 def translate(endpoint: Endpoint, payloads: list[Any]) -> Translation:
     target = endpoint.targets(ACCOUNT)[0]
-    return endpoint.translate(payloads, Context(dict(target.labels), PRICES))
+    return endpoint.translate(payloads, Context(dict(target.labels), PRICES, WALLET_COINS))
 
 
 def samples(translation: Translation) -> set[tuple[str, tuple[str, ...], float]]:

@@ -163,9 +163,9 @@ def test_a_newer_state_fails_only_the_money_flow_collectors_with_one_line(
                       collector="transactions", reason="storage") or 0
 
     wait_for(lambda: refused_polls() >= 1)
-    polls = wallet_polls()
-    wait_for(lambda: refused_polls() >= 4)  # refused again at each poll meanwhile ...
-    assert wallet_polls() >= polls + 3  # ... and the margin data kept coming
+    polls, refused = wallet_polls(), refused_polls()
+    # the margin data keeps coming while the state is refused again at each poll
+    wait_for(lambda: wallet_polls() >= polls + 3 and refused_polls() >= refused + 3, timeout=20)
     samples = process.samples()
     assert sample(samples, "bybit_up", account="fund", account_type="UNIFIED") == 1
     assert sample(samples, "bybit_collector_up", account="fund", collector="positions") == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -150,6 +151,8 @@ PINNED = [
     ("liquidationDistanceCriticalRatio", "BybitPositionNearLiquidation"),
     ("apiKeyExpiryWarningDays", "BybitApiKeyExpiresSoon"),
     ("apiKeyExpiryCriticalDays", "BybitApiKeyExpiresSoon"),
+    ("borrowRateYearlyWarningRatio", "BybitBorrowRateHigh"),
+    ("borrowUsageWarningRatio", "BybitBorrowUsageHigh"),
 ]
 
 
@@ -167,7 +170,8 @@ def compile_into(tmp_path, overrides):
 def unit_tests_about(alert, tmp_path):
     unit_tests = yaml.safe_load((PROMETHEUS_DIR / "alerts_test.yml").read_text())
     unit_tests["tests"] = [test for test in unit_tests["tests"]
-                           if any(case["alertname"] == alert for case in test["alert_rule_test"])]
+                           if any(case["alertname"] == alert
+                                  for case in test.get("alert_rule_test", []))]
     assert unit_tests["tests"], f"alerts_test.yml has no test about {alert}"
     (tmp_path / "alerts_test.yml").write_text(yaml.safe_dump(unit_tests, sort_keys=False))
 
@@ -182,6 +186,35 @@ def test_moving_a_threshold_of_config_fails_the_unit_tests(key, alert, factor, m
     result = promtool("test", "rules", "alerts_test.yml", cwd=tmp_path)
     assert result.returncode != 0 and "FAILED" in result.stdout + result.stderr, \
         f"alerts_test.yml still passes with {key} = {moved}"
+
+
+@pytest.mark.parametrize("moved", [3, 5])
+def test_moving_the_adl_rank_threshold_fails_the_unit_tests(moved, tmp_path):
+    # ranks are whole numbers: moved a rank either way, not 10 %
+    compile_into(tmp_path, {"adlRankWarning": moved})
+    unit_tests_about("BybitPositionAdlRankHigh", tmp_path)
+    result = promtool("test", "rules", "alerts_test.yml", cwd=tmp_path)
+    assert result.returncode != 0 and "FAILED" in result.stdout + result.stderr
+
+
+def alert_names(mixin):
+    return [rule.get("alert") for rule in rules_of(mixin)]
+
+
+def test_the_unprotected_alert_is_compiled_only_when_stops_are_required(mixin, tmp_path):
+    assert "BybitPositionUnprotected" not in alert_names(mixin)
+    required = compile_into(tmp_path, {"stopLossRequired": True})
+    assert alert_names(required).count("BybitPositionUnprotected") == 1
+    shutil.copy(PROMETHEUS_DIR / "stop_loss_required_test.yml", tmp_path)
+    result = promtool("test", "rules", "stop_loss_required_test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("severity", ["", "critical"])
+def test_the_withdrawal_alert_can_be_raised_or_turned_off(severity, tmp_path):
+    compiled = compile_into(tmp_path, {"withdrawalAlertSeverity": severity})
+    rules = [rule for rule in rules_of(compiled) if rule.get("alert") == "BybitWithdrawal"]
+    assert [rule["labels"]["severity"] for rule in rules] == ([severity] if severity else [])
 
 
 def test_unit_tests_pass_on_a_recompiled_default(tmp_path):

@@ -18,7 +18,8 @@ from exporter.simulator import (ROUTES, Deposit, FundingCoin, Holding, InternalD
                                 without)
 from exporter.simulator.activity import Plan, fund
 from exporter.simulator.endpoints import Call, asset_overview
-from tests.conftest import unified_account
+from exporter.simulator.orders import Order
+from tests.conftest import REPO, unified_account
 
 WALLET = "/v5/account/wallet-balance"
 INFO = "/v5/account/info"
@@ -31,12 +32,17 @@ LOG = "/v5/account/transaction-log"
 DEPOSITS = "/v5/asset/deposit/query-record"
 INTERNAL = "/v5/asset/deposit/query-internal-record"
 WITHDRAWALS = "/v5/asset/withdraw/query-record"
+ORDERS = "/v5/order/realtime"
+COLLATERAL = "/v5/account/collateral-info"
 # a query each private endpoint answers with retCode 0
 QUERIES = {WALLET: "accountType=UNIFIED", INFO: "", POSITIONS: "category=linear&settleCoin=USDT",
+           ORDERS: "category=linear&settleCoin=USDT", COLLATERAL: "",
            OVERVIEW: "", FUNDING: "accountType=FUND", API_KEY: "", MEMBERS: "coin=BTC",
            LOG: "accountType=UNIFIED", DEPOSITS: "", INTERNAL: "", WITHDRAWALS: "withdrawType=2"}
-LIMITS = {WALLET: 50, INFO: 50, POSITIONS: 50, OVERVIEW: 50, FUNDING: 5, API_KEY: 10, MEMBERS: 50,
-          LOG: 25, DEPOSITS: 100, INTERNAL: 100, WITHDRAWALS: 300}
+LIMITS = {WALLET: 50, INFO: 50, POSITIONS: 50, ORDERS: 50, COLLATERAL: 50, OVERVIEW: 50,
+          FUNDING: 5, API_KEY: 10, MEMBERS: 50, LOG: 25, DEPOSITS: 100, INTERNAL: 100,
+          WITHDRAWALS: 300}
+UNIFIED_ONLY = (LOG, COLLATERAL)  # 10001 for an account without a Unified wallet
 PER_MINUTE = (DEPOSITS, INTERNAL, WITHDRAWALS)  # Bybit gives these limits per minute
 WALLET_ONLY = (OVERVIEW, FUNDING, MEMBERS, DEPOSITS, INTERNAL, WITHDRAWALS)  # need "Wallet"
 LOG_FIELDS = {"id", "symbol", "category", "side", "funding", "orderLinkId", "orderId", "fee",
@@ -86,6 +92,10 @@ def rich_account(api_key="K1", secret="S1", **changes):
                             settle_coin="BTC", liq_price=90000),
                    Position("ETHUSD", "", 0, 0, swinging(3000), category="inverse",
                             settle_coin="ETH")],
+        orders=[Order("BTCUSDT", "Sell", 0.1, 0.0, stop_order_type="StopLoss",
+                      trigger_price=52000, reduce_only=True, close_on_trigger=True),
+                Order("ETHUSDT", "Sell", 0.5, 4000.0, category="spot", base_coin="ETH")],
+        borrow_rates={"BTC": lambda t: 0.0000123},
         members=[Member("100000001", {"ACCOUNT_TYPE_FUND": 10.5}, is_master=True),
                  Member("9007199254740993", {"ACCOUNT_TYPE_UNIFIED": 12345.678})],
         **money_flows(int(time.time() * 1000)))
@@ -134,6 +144,34 @@ def check_positions(result):
     assert isinstance(row["positionIdx"], int) and row["side"] == "Buy"
     assert all(is_number_text(row[name]) for name in POSITION_NUMBERS)
     assert row["positionStatus"] == "Normal" and row["liqPrice"] == "50000.00"
+
+
+DOCS = REPO / "tests" / "fixtures" / "answers"
+
+
+def documented_keys(name):
+    """The keys of the first row of the docs' example answer (tests/fixtures/answers)."""
+    return set(json.loads((DOCS / name).read_text())["result"]["list"][0])
+
+
+def check_orders(result):
+    assert result["category"] == "linear" and result["nextPageCursor"] == ""
+    [row] = result["list"]
+    assert documented_keys("order_realtime_docs.json") - set(row) == {"cumFeeDetail"}
+    assert row["stopOrderType"] == "StopLoss" and row["orderStatus"] == "Untriggered"
+    assert row["reduceOnly"] is True and row["closeOnTrigger"] is True
+    assert row["leavesQty"] == row["qty"] == "0.100" and row["triggerPrice"] == "52000.00"
+    assert isinstance(row["positionIdx"], int)
+
+
+def check_collateral(result):
+    coins = {row["currency"]: row for row in result["list"]}
+    assert {"BTC", "USDT", "ETH", "SOL", "DOGE"} <= set(coins)  # every coin, not only those held
+    for row in coins.values():
+        assert set(row) == documented_keys("collateral_info_docs.json")
+        assert all(is_number_text(row[key]) for key in (
+            "hourlyBorrowRate", "maxBorrowingAmount", "availableToBorrow", "borrowUsageRate"))
+    assert coins["BTC"]["hourlyBorrowRate"] == "0.00001230"
 
 
 def check_overview(result):
@@ -223,6 +261,7 @@ def check_withdrawals(result):
 
 
 CHECKS = {WALLET: check_wallet, INFO: check_info, POSITIONS: check_positions,
+          ORDERS: check_orders, COLLATERAL: check_collateral,
           OVERVIEW: check_overview, FUNDING: check_funding, API_KEY: check_api_key,
           MEMBERS: check_members, LOG: check_log, DEPOSITS: check_deposits,
           INTERNAL: check_internal, WITHDRAWALS: check_withdrawals}
@@ -407,6 +446,84 @@ def test_portfolio_margin_leaves_position_margin_fields_blank(simulator):
     sim = simulator([rich_account(margin_mode="PORTFOLIO_MARGIN")])
     [row] = ok(signed_get(sim, POSITIONS, QUERIES[POSITIONS]))["list"]
     assert row["leverage"] == row["liqPrice"] == row["positionIM"] == row["positionMM"] == ""
+
+
+# ---- open orders and borrowing ---------------------------------------------------------------
+
+def many_orders(count):
+    return [Order("BTCUSDT", "Buy", 0.01, 50_000 + i, created_ms=1_716_000_000_000 + i,
+                  order_id=f"o{i:03d}") for i in range(count)]
+
+
+def follow_orders(sim, query):
+    pages, cursor = [], None
+    while cursor != "":
+        result = ok(signed_get(sim, ORDERS, query + (f"&cursor={cursor}" if cursor else "")))
+        pages.append([row["orderId"] for row in result["list"]])
+        cursor = result["nextPageCursor"]
+        assert len(pages) < 10
+    return pages
+
+
+def test_open_orders_come_newest_first_in_pages_of_at_most_50(simulator):
+    sim = simulator([rich_account(orders=many_orders(120))])
+    pages = follow_orders(sim, "category=linear&settleCoin=USDT&limit=50")
+    assert [len(page) for page in pages] == [50, 50, 20]
+    assert pages[0][0] == "o119" and pages[-1][-1] == "o000"
+    assert len(ok(signed_get(sim, ORDERS, "category=linear&settleCoin=USDT"))["list"]) == 20
+    for query in ("category=linear", "category=linear&settleCoin=USDT&limit=51",
+                  "category=futures", "category=spot&orderFilter=Everything"):
+        assert signed_get(sim, ORDERS, query).json()["retCode"] == 10001, query
+
+
+def test_order_filters_and_what_orders_hold_in_the_wallet(simulator):
+    orders = [Order("BTCUSDT", "Buy", 0.2, 50_000.0, filled=0.05),  # opens: holds margin
+              Order("BTCUSDT", "Sell", 0.2, 0.0, stop_order_type="StopLoss", reduce_only=True,
+                    trigger_price=48_000),
+              Order("ETHUSDT", "Sell", 1.5, 4_000.0, category="spot", base_coin="ETH"),
+              Order("ETHUSDT", "Buy", 1.0, 2_000.0, category="spot", base_coin="ETH")]
+    sim = simulator([rich_account(orders=orders)])
+    plain = ok(signed_get(sim, ORDERS, "category=linear&settleCoin=USDT&orderFilter=Order"))
+    assert [(r["orderType"], r["orderStatus"], r["leavesQty"]) for r in plain["list"]] == [
+        ("Limit", "PartiallyFilled", "0.150")]
+    stops = ok(signed_get(sim, ORDERS, "category=linear&symbol=BTCUSDT&orderFilter=StopOrder"))
+    assert [r["stopOrderType"] for r in stops["list"]] == ["StopLoss"]
+    assert len(ok(signed_get(sim, ORDERS, "category=spot"))["list"]) == 2
+    coins = {c["coin"]: c for c in ok(signed_get(sim, WALLET, QUERIES[WALLET]))["list"][0]["coin"]}
+    assert float(coins["USDT"]["totalOrderIM"]) == pytest.approx(0.15 * 50_000 / 10)
+    assert float(coins["USDT"]["locked"]) == pytest.approx(2_000.0)  # the spot buy's quote
+    assert float(coins["ETH"]["locked"]) == pytest.approx(1.5)
+    assert float(coins["BTC"]["locked"]) == 0.0 and float(coins["BTC"]["totalOrderIM"]) == 0.0
+
+
+def test_a_positions_own_tp_sl_are_open_orders_of_its_size(simulator):
+    long = Position("BTCUSDT", "Buy", 0.3, 60000, swinging(64000), stop_loss=55000,
+                    take_profit=70000, position_idx=1)
+    short = Position("BTCUSD", "Sell", 200, 65000, swinging(64000), category="inverse",
+                     settle_coin="BTC", trailing_stop=300)
+    sim = simulator([rich_account(positions=[long, short], orders=[])])
+    linear = ok(signed_get(sim, ORDERS, "category=linear&settleCoin=USDT"))["list"]
+    assert sorted((r["stopOrderType"], r["side"], r["qty"], r["triggerPrice"], r["positionIdx"])
+                  for r in linear) == [("StopLoss", "Sell", "0.300", "55000.00", 1),
+                                       ("TakeProfit", "Sell", "0.300", "70000.00", 1)]
+    assert all(r["reduceOnly"] and r["closeOnTrigger"] and r["orderStatus"] == "Untriggered"
+               and r["orderType"] == "Market" for r in linear)
+    [trailing] = ok(signed_get(sim, ORDERS, "category=inverse"))["list"]
+    assert (trailing["stopOrderType"], trailing["side"], trailing["qty"]) == (
+        "TrailingStop", "Buy", "200.000")
+
+
+def test_collateral_info_lends_at_each_coins_rate_and_counts_what_is_borrowed(simulator):
+    holdings = [Holding("USDT", 1000, 1.0, swing=0.0), Holding("SOL", 0.0, 145, borrow=40.0)]
+    account = SimAccount(api_key="K1", secret="S1",
+                         wallets={"UNIFIED": unified_wallet(holdings, calm_rate)},
+                         borrow_rates={"SOL": lambda t: 0.0001 if t < 3600 else 0.0})
+    sim = simulator([account])
+    [sol] = ok(signed_get(sim, COLLATERAL, "currency=SOL"))["list"]
+    assert (sol["currency"], sol["hourlyBorrowRate"], sol["borrowAmount"]) == (
+        "SOL", "0.00010000", "40.00000000")
+    assert float(sol["availableToBorrow"]) == float(sol["maxBorrowingAmount"]) - 40 - 10
+    assert float(sol["borrowUsageRate"]) == pytest.approx((40 + 10) / 1000)
 
 
 # ---- permissions and sites -------------------------------------------------------------------
@@ -717,10 +834,12 @@ def test_demo_accounts_and_their_collectors(demo):
     assert {name: d.account_types for name, (d, _) in by_name.items()} == {
         "demo-unified": ("UNIFIED",), "demo-classic": ("SPOT", "CONTRACT"),
         "demo-leveraged": ("UNIFIED",), "demo-isolated": ("UNIFIED",)}
-    default = ("wallet", "account_info", "positions", "assets", "funding", "api_key",
-               "transactions")
+    default = ("wallet", "account_info", "positions", "orders", "borrowing", "assets",
+               "funding", "api_key", "transactions")
     assert by_name["demo-unified"][0].collect == default + ("members", "deposits")
-    assert by_name["demo-classic"][0].collect == default[:-1]  # no Unified log to read
+    unified_only = ("orders", "borrowing", "transactions")  # no Unified account to ask
+    assert by_name["demo-classic"][0].collect == tuple(c for c in default
+                                                        if c not in unified_only)
     assert all(d.collect == default for name, (d, _) in by_name.items()
                if name not in ("demo-unified", "demo-classic"))
     leveraged = by_name["demo-leveraged"][1].wallets["UNIFIED"]
@@ -736,7 +855,7 @@ def test_demo_every_collector_gets_an_answer(demo):
         for path in ROUTES:
             code = demo_get(sim, d, path, queries[path]).json()["retCode"]
             denied = name == "demo-classic" and path in WALLET_ONLY
-            not_unified = name == "demo-classic" and path == LOG
+            not_unified = name == "demo-classic" and path in UNIFIED_ONLY
             assert code == (10005 if denied else 10001 if not_unified else 0), (name, path)
 
 
@@ -855,3 +974,26 @@ def test_a_restarted_demo_books_the_same_rows_again():
     both = first.keys() & restarted.keys()
     assert len(both) > 300 and all(first[key] == restarted[key] for key in both)
     assert max(time for _, time in both) > start + 100_000  # rows after the restart included
+
+
+def test_demo_shows_what_stands_between_positions_and_liquidation(demo):
+    sim, by_name = demo
+    leveraged, isolated = by_name["demo-leveraged"], by_name["demo-isolated"]
+    [long] = ok(demo_get(sim, leveraged[0], POSITIONS))["list"]
+    assert long["adlRankIndicator"] == 5  # at the top of the ADL queue
+    stops = [r for r in ok(demo_get(sim, leveraged[0], ORDERS))["list"]
+             if r["stopOrderType"] == "PartialStopLoss"]
+    assert [float(r["leavesQty"]) / float(long["size"]) for r in stops] == [0.5]  # half covered
+    rows = {row["symbol"]: row for q in ("category=linear&settleCoin=USDC", "category=inverse")
+            for row in ok(demo_get(sim, isolated[0], POSITIONS, q))["list"]}
+    restricted = rows["BTCUSD"]
+    assert restricted["isReduceOnly"] is True
+    assert int(restricted["mmrSysUpdatedTime"]) > sim.now_ms() + 3_600_000
+    bare = rows["ETHPERP"]
+    assert bare["stopLoss"] == bare["trailingStop"] == "0.00"
+    assert not ok(demo_get(sim, isolated[0], ORDERS, "category=linear&settleCoin=USDC"))["list"]
+    [eth] = [p for p in isolated[1].positions if p.symbol == "ETHPERP"]
+    assert {eth.status(t) for t in range(0, 600, 10)} == {"Normal", "Liq"}  # now and then
+    sol_rate = by_name["demo-unified"][1].borrow_rates["SOL"]
+    yearly = {round(sol_rate(t) * 24 * 365, 2) for t in range(0, 1200, 30)}
+    assert yearly == {0.05, 1.05}  # spikes above BybitBorrowRateHigh's 50 % a year

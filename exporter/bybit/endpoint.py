@@ -31,10 +31,12 @@ class Target:
 
 @dataclass(frozen=True)
 class Context:
-    """What a translation may know besides the answers: the target's labels and USD prices."""
+    """What a translation may know besides the answers: the target's labels, USD prices, and
+    the coins the account's wallet lists (None: not known)."""
 
     labels: Mapping[str, str]
     prices: Mapping[str, float] = field(default_factory=dict)
+    wallet_coins: frozenset[str] | None = None
 
 
 Translate = Callable[[Sequence[Any], Context], Translation]
@@ -58,6 +60,9 @@ class Endpoint:
     permission: str = "Read-Only"  # what a 10005 refusal means the key lacks
     health: HealthFamilies = COLLECTOR_HEALTH
     sources: tuple[Source, ...] = ()  # logs read incrementally into running totals
+    # requests per poll at an interval with the wallet's typical evidence (queries chosen by
+    # it, exporter.service.evidence); None: every query every poll
+    typical_requests: Callable[[float], float] | None = None
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -65,6 +70,16 @@ class Endpoint:
 
     def requests_per_poll(self, account: Account) -> int:
         return sum(len(target.queries) for target in self.targets(account))
+
+
+def chosen_by_evidence(queries: int, refresh: float, typical: int = 1
+                       ) -> Callable[[float], float]:
+    """Requests per poll at an interval when evidence calls for `typical` of `queries` (one
+    page each): those, and the others once every `refresh` seconds."""
+    def per_poll(interval: float) -> float:
+        return typical + (queries - typical) * min(1.0, interval / refresh)
+
+    return per_poll
 
 
 def collector_target(endpoint_name: str, *queries: str, value_labels: Labels = ()

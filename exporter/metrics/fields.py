@@ -89,6 +89,40 @@ def timestamp(value: Any) -> float | None:
     return None if seconds <= 0 else seconds
 
 
+def nonzero(value: Any) -> float | None:
+    """A number where 0 means "none set", as Bybit sends a stop loss or take profit that is
+    not set ("0.00"; "" elsewhere)."""
+    result = number(value)
+    return None if result == 0 else result
+
+
+def rank(value: Any) -> float | None:
+    """A whole number >= 0, from a JSON integer or a string of digits; 0 is no rank."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.isdigit() and len(value) <= 6:
+        result = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**6:
+        result = value
+    else:
+        raise Unreadable("not a rank")
+    return float(result) or None
+
+
+def millis_time(value: Any) -> float | None:
+    """Unix seconds from milliseconds since the epoch (a JSON integer or a string of digits);
+    0 is no time."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.isdigit() and len(value) <= 16:
+        result = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**16:
+        result = value
+    else:
+        raise Unreadable("not a time in milliseconds")
+    return result / 1000 or None
+
+
 def text(value: Any) -> str | None:
     """A short printable string, for a label value."""
     if value is None or value == "":
@@ -116,6 +150,9 @@ UNREADABLE_EXAMPLES: Mapping[Kind, tuple[Any, ...]] = {
     amount: ("abc", "NaN", "1e999", "1,5", {}, [1], True, 0.5),
     flag: ("yes", 2, {}, [], 0.5),
     timestamp: ("soon", 5, "2026-13-45T00:00:00Z", {}),
+    nonzero: ("abc", "NaN", "1e999", "1,5", {}, [1], True),
+    rank: ("high", -1, 1.5, "1.5", "-2", True, {}),
+    millis_time: ("soon", -5, 1.5e12, "2026-12-06", True, {}),
     text: ({}, [], True, "x" * 100),
     bound_list: ("*", [1], {}, 3),
 }

@@ -14,7 +14,7 @@ from exporter.bybit.clock import ServerClock
 from exporter.bybit.endpoints import BY_COLLECTOR
 from exporter.service.ledger_poller import LedgerPoller
 from exporter.service.ledger_state import LedgerFiles
-from exporter.service.evidence import MarginEvidence, PositionQueries
+from exporter.service.evidence import WalletEvidence, order_queries, position_queries
 from exporter.service.poller import Poller, Prices
 from exporter.service.scheduling import DRIFT_FRACTION, PollScheduler, spread
 from exporter.service.store import Store, TargetKey, TargetSpec
@@ -85,16 +85,29 @@ class AccountRunner:
         self._connect_evidence()
 
     def _connect_evidence(self) -> None:
-        """The positions poller asks what the wallet answers call for (exporter.service.
-        evidence); without the wallet collector it asks every query every time."""
-        wallet, positions = self.pollers.get("wallet"), self.pollers.get("positions")
-        if wallet is None or positions is None:
-            return
-        max_age = wallet.interval * (1 + DRIFT_FRACTION) + self.shared.timeout
-        evidence = MarginEvidence(self.account.account_types, not self.account.coins, max_age)
-        queries = PositionQueries(evidence)
-        wallet.observe, positions.observe, positions.choose = evidence.observe, queries.observe, \
-            queries
+        """Positions and orders are asked where the evidence calls for them, and borrowing
+        reads the wallet's coins (exporter.service.evidence). Without the wallet collector
+        every query is asked every time."""
+        wallet, positions, orders = (self.pollers.get(name)
+                                     for name in ("wallet", "positions", "orders"))
+        evidence = None
+        if wallet is not None:
+            evidence = WalletEvidence(self.account.account_types, not self.account.coins,
+                                      self._max_age(wallet))
+            wallet.observe = evidence.observe
+            for poller in self.pollers.values():
+                poller.wallet_coins = evidence.coins
+        held = None
+        if positions is not None and evidence is not None:
+            held = position_queries(evidence, self._max_age(positions))
+            positions.observe, positions.choose = held.observe, held
+        if orders is not None:
+            chosen = order_queries(evidence, held, self._max_age(orders))
+            orders.observe, orders.choose = chosen.observe, chosen
+
+    def _max_age(self, poller: Poller) -> float:
+        """How long a poller's answers are evidence: one interval, its drift and a timeout."""
+        return poller.interval * (1 + DRIFT_FRACTION) + self.shared.timeout
 
     def _poller(self, collector: str, interval: float) -> Poller:
         endpoint = BY_COLLECTOR[collector]

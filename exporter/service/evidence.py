@@ -1,21 +1,24 @@
-"""Ask for positions only where they can be: the account's latest wallet-balance answers say,
-per settle coin, whether there is position margin; the positions poller asks the queries that
-this evidence calls for, and every query at least every five minutes, and all of them whenever
-the evidence is missing or older than one interval."""
+"""Ask only where something can be found. The account's latest wallet-balance answers say, per
+coin, whether there is position margin, order margin or coins locked by spot orders; the
+positions poller asks the queries that this evidence calls for, the orders poller those where
+positions are held, orders hold margin or coins are locked; the borrowing collector reads the
+coins the wallet lists. Every query is still asked at least every five minutes, and all of
+them whenever the evidence is missing or older than one interval."""
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 from exporter.bybit.endpoint import Target
-from exporter.bybit.endpoints import positions, wallet
+from exporter.bybit.endpoints import orders, positions, wallet
+from exporter.bybit.endpoints.wallet import CoinEvidence
 
-Evidence = Mapping[str, "bool | None"]  # coin -> position margin: yes, no, unknown (None)
+Answers = Sequence[tuple[str, Any]]  # (query, payload) of every page a poll fetched
 
 
-class MarginEvidence:
+class WalletEvidence:
     """What the wallet answers of one account say, per account type, and when they said it."""
 
     def __init__(self, account_types: Sequence[str], complete: bool, max_age: float,
@@ -24,63 +27,110 @@ class MarginEvidence:
         self.complete = complete  # the answers list every coin (no `coins:` filter)
         self.max_age = max_age
         self.monotonic = monotonic
-        self._seen: dict[str, tuple[float, dict[str, bool | None]]] = {}
+        self._seen: dict[str, tuple[float, dict[str, CoinEvidence]]] = {}
         self._lock = threading.Lock()
 
-    def observe(self, target: Target, answers: Sequence[tuple[str, Any]]) -> None:
+    def observe(self, target: Target, answers: Answers) -> None:
         """A wallet poll's well-formed answer (the wallet poller's hook)."""
         account_type = dict(target.labels).get("account_type", "")
-        found = wallet.margin_evidence([payload for _, payload in answers])
+        found = wallet.coin_evidence([payload for _, payload in answers])
         with self._lock:
             self._seen[account_type] = (self.monotonic(), found)
 
-    def current(self) -> dict[str, bool | None] | None:
-        """Every account type's evidence merged (a coin has margin if any type says so,
+    def current(self) -> dict[str, CoinEvidence] | None:
+        """Every account type's evidence merged (per coin and fact: yes if any type says so,
         unknown if any does not know), or None when one is missing or too old."""
         now = self.monotonic()
-        merged: dict[str, bool | None] = {}
+        merged: dict[str, CoinEvidence] = {}
         with self._lock:
             seen = dict(self._seen)
         for account_type in self.account_types:
             found = seen.get(account_type)
             if found is None or now - found[0] > self.max_age:
                 return None
-            for coin, state in found[1].items():
-                before = merged.get(coin, False)
-                merged[coin] = True if True in (before, state) else (
-                    None if None in (before, state) else False)
+            for coin, facts in found[1].items():
+                before = merged.get(coin, wallet.NOT_LISTED)
+                merged[coin] = CoinEvidence(*map(_either, before, facts))
         return merged
 
+    def coins(self) -> frozenset[str] | None:
+        """The coins the latest answers list, however old; None before the first."""
+        with self._lock:
+            if not self._seen:
+                return None
+            return frozenset(coin for _, found in self._seen.values() for coin in found)
 
-class PositionQueries:
-    """The positions poller's choice of queries, for one account: what the evidence calls
-    for, what last found an open position (the evidence is not trusted to end a position
-    the exporter sees: it is asked again until it answers none), and every query at least
-    every REFRESH_SECONDS."""
 
-    def __init__(self, evidence: MarginEvidence, monotonic: Callable[[], float] = time.monotonic):
-        self.evidence = evidence
+def _either(a: bool | None, b: bool | None) -> bool | None:
+    return True if True in (a, b) else (None if None in (a, b) else False)
+
+
+class ChosenQueries:
+    """One poller's choice of queries, for one account: those the evidence calls for (`called`
+    answers None when it has none: every query), those whose last answer listed something (the
+    evidence is not trusted to end what the exporter sees: asked again until it lists none),
+    and every query at least every `refresh` seconds."""
+
+    def __init__(self, called: Callable[[], set[str] | None], lists_any: Callable[[Any], bool],
+                 refresh: float, max_age: float, monotonic: Callable[[], float] = time.monotonic):
+        self.called = called
+        self.lists_any = lists_any
+        self.refresh = refresh
+        self.max_age = max_age  # holding() is not trusted once older than this
         self.monotonic = monotonic
         self._last_asked: dict[str, float] = {}  # a query never asked: since the first poll
         self._first: float | None = None
-        self._holding: set[str] = set()  # queries whose last answer listed an open position
+        self._holding: set[str] = set()  # queries whose last answer listed something
+        self._answered: float | None = None
 
-    def observe(self, _: Target, answers: Sequence[tuple[str, Any]]) -> None:
-        """A positions poll's well-formed answer (the positions poller's hook)."""
+    def observe(self, _: Target, answers: Answers) -> None:
+        """A poll's well-formed answer (the poller's hook)."""
         asked = {query for query, _ in answers}
-        holding = {query for query, payload in answers if positions.lists_open(payload)}
+        holding = {query for query, payload in answers if self.lists_any(payload)}
         self._holding = (self._holding - asked) | holding
+        self._answered = self.monotonic()
+
+    def holding(self) -> set[str] | None:
+        """The queries whose last answer listed something; None before an answer, or when the
+        last one is older than max_age."""
+        if self._answered is None or self.monotonic() - self._answered > self.max_age:
+            return None
+        return set(self._holding)
 
     def __call__(self, target: Target) -> tuple[str, ...]:
         now = self.monotonic()
         if self._first is None:
             self._first = now
-        found = self.evidence.current()
-        called = set(target.queries) if found is None else \
-            positions.queries_called_for(found, self.evidence.complete) | self._holding
-        chosen = tuple(query for query in target.queries if query in called
-                       or now - self._last_asked.get(query, self._first)
-                       >= positions.REFRESH_SECONDS)
+        called = self.called()
+        wanted = set(target.queries) if called is None else called | self._holding
+        chosen = tuple(query for query in target.queries if query in wanted
+                       or now - self._last_asked.get(query, self._first) >= self.refresh)
         for query in chosen:
             self._last_asked[query] = now
         return chosen
+
+
+def position_queries(evidence: WalletEvidence, max_age: float,
+                     monotonic: Callable[[], float] = time.monotonic) -> ChosenQueries:
+    """The positions poller's choice: settle coins with position margin, or unknown."""
+    def called() -> set[str] | None:
+        found = evidence.current()
+        if found is None:
+            return None
+        return positions.queries_called_for(
+            {coin: facts.position_margin for coin, facts in found.items()}, evidence.complete)
+
+    return ChosenQueries(called, positions.lists_open, positions.REFRESH_SECONDS, max_age,
+                         monotonic)
+
+
+def order_queries(evidence: WalletEvidence | None, held: ChosenQueries | None, max_age: float,
+                  monotonic: Callable[[], float] = time.monotonic) -> ChosenQueries:
+    """The orders poller's choice: where positions are held (`held`: the positions poller's
+    choice), orders hold margin or spot orders lock coins."""
+    def called() -> set[str] | None:
+        found = evidence.current() if evidence is not None else None
+        holding = held.holding() if held is not None else None
+        return orders.queries_called_for(holding, found, evidence is None or evidence.complete)
+
+    return ChosenQueries(called, orders.lists_any, orders.REFRESH_SECONDS, max_age, monotonic)

@@ -9,10 +9,9 @@ from typing import Iterable
 
 from exporter.account import Account
 from exporter.bybit.budget import MAX_REQUESTS, WINDOW_SECONDS
-from exporter.bybit.endpoints import BY_COLLECTOR, positions
+from exporter.bybit.endpoints import BY_COLLECTOR
 
 BUDGET_PER_SECOND = MAX_REQUESTS / WINDOW_SECONDS
-TYPICAL_CALLED = 1  # position queries the evidence typically calls for: one settle coin
 
 
 @dataclass(frozen=True)
@@ -45,13 +44,13 @@ def own_interval(account: Account, collector: str) -> float:
 
 
 def requests_per_poll(account: Account, collector: str, worst: bool = False) -> float:
-    """Requests one poll sends. Positions, with the wallet's margin evidence: typically the
-    one query of the settle coin that has margin (and the other two every five minutes); in
-    the worst case, or without the wallet collector, all three."""
+    """Requests one poll sends. Positions and orders, with the wallet's evidence: typically
+    the one query where the account trades (the others every five minutes); in the worst
+    case, or without the wallet collector, all of them."""
     endpoint = BY_COLLECTOR[collector]
-    if collector != "positions" or worst or "wallet" not in account.collect:
+    if endpoint.typical_requests is None or worst or "wallet" not in account.collect:
         return float(endpoint.requests_per_poll(account))
-    return positions.queries_per_poll(own_interval(account, collector), TYPICAL_CALLED)
+    return endpoint.typical_requests(own_interval(account, collector))
 
 
 def plan(accounts: Iterable[Account], budget_per_second: float = BUDGET_PER_SECOND) -> Plan:

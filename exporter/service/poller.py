@@ -47,9 +47,11 @@ class Poller:
         self._last_unreadable: dict[TargetKey, frozenset[str]] = {}
         self._remaining: int | None = None
         # Hooks: a well-formed answer, as (query, payload) pairs, is shown to `observe` (the
-        # wallet's margin evidence); `choose` picks the queries of a target to ask now.
+        # wallet's evidence); `choose` picks the queries of a target to ask now;
+        # `wallet_coins` says which coins the account's wallet lists.
         self.observe: Callable[[Target, Sequence[tuple[str, Any]]], None] | None = None
         self.choose: Callable[[Target], tuple[str, ...]] | None = None
+        self.wallet_coins: Callable[[], frozenset[str] | None] | None = None
 
     def key(self, target: Target) -> TargetKey:
         return TargetKey(self.account.name, self.endpoint.collector, target.labels)
@@ -99,8 +101,9 @@ class Poller:
         """The target's answers as samples, and the rate-limit requests left."""
         answers, remaining = self._fetch(target)
         payloads = [payload for _, payload in answers]
+        coins = self.wallet_coins() if self.wallet_coins is not None else None
         translation = self.endpoint.translate(payloads, Context(dict(target.labels),
-                                                                self._prices()))
+                                                                self._prices(), coins))
         if self.observe is not None:
             self.observe(target, answers)
         return translation, remaining
@@ -118,6 +121,8 @@ class Poller:
                 cursor = next_cursor(payload) if self.endpoint.paginated else ""
                 if not cursor:
                     break
+            if cursor:  # a part of an answer would be exported as if it were all of it
+                raise InvalidResponse(f"more than {MAX_PAGES} pages for {query}")
         return answers, self._remaining  # if no query was asked, the last one heard
 
     def _get(self, path: str, query: str, uid_limit_per_second: float) -> Any:

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.simulator.ledger import Ledger
+from exporter.simulator.orders import Order, held, position_orders
 from exporter.simulator.positions import Position, margins
 from exporter.simulator.transfers import Deposit, InternalDeposit, Withdrawal
-from exporter.simulator.wallets import EMPTY_COIN, Holding, WalletFn, num
+from exporter.simulator.wallets import EMPTY_COIN, Holding, RateFn, WalletFn, num
 
 Permissions = Mapping[str, tuple[str, ...]]
 
@@ -85,6 +86,8 @@ class SimAccount:
     unified_margin_status: int | None = None  # None: 5 (UTA2.0) with a UNIFIED wallet, else 1
     key: KeyInfo = field(default_factory=KeyInfo)
     positions: list[Position] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
+    borrow_rates: dict[str, RateFn] = field(default_factory=dict)  # coin -> hourly rate at t
     funding: list[FundingCoin] = field(default_factory=list)
     overview: list[OverviewWallet] = field(default_factory=list)
     regional_site: str | None = None  # e.g. "EU": asset-overview is not offered (HTTP 404)
@@ -106,10 +109,15 @@ class SimAccount:
             self.uid = str(100_000_000 + int(hashlib.sha256(self.api_key.encode()).hexdigest()[:8],
                                              16) % 900_000_000)
 
+    def open_orders(self) -> list[Order]:
+        """The orders placed, and those Bybit makes of each position's own TP/SL."""
+        return self.orders + [o for p in self.positions for o in position_orders(p)]
+
     def entry(self, account_type: str, elapsed: float, coins: list[str] | None) -> dict[str, Any]:
         entry = dict(self.wallets[account_type](elapsed))
         if account_type == "UNIFIED":
             entry["coin"] = with_position_margin(entry["coin"], margins(self.positions))
+            entry["coin"] = with_order_holdings(entry["coin"], *held(self.open_orders()))
         entry["coin"] = [c for c in entry["coin"] if c["coin"] not in self.hidden_coins
                          and (not coins or c["coin"] in coins)]
         return entry
@@ -125,3 +133,12 @@ def with_position_margin(coins: list[dict[str, Any]], margin: dict[str, tuple[fl
     return [{**c, "totalPositionIM": num(margin.get(c["coin"], (0.0, 0.0))[0]),
              "totalPositionMM": num(margin.get(c["coin"], (0.0, 0.0))[1])}
             for c in coins + extra]
+
+
+def with_order_holdings(coins: list[dict[str, Any]], margin: dict[str, float],
+                        locked: dict[str, float]) -> list[dict[str, Any]]:
+    """Each coin's totalOrderIM and locked from the open orders (exporter.simulator.orders)."""
+    listed = {c["coin"] for c in coins}
+    extra = [{**EMPTY_COIN, "coin": coin} for coin in {*margin, *locked} if coin not in listed]
+    return [{**c, "totalOrderIM": num(margin.get(c["coin"], 0.0)),
+             "locked": num(locked.get(c["coin"], 0.0))} for c in coins + extra]

@@ -11,7 +11,8 @@ from exporter.config import DEFAULT_COLLECT, UNIFIED_ONLY
 from exporter.simulator.accounts import (FundingCoin, KeyInfo, Member, OverviewWallet, SimAccount,
                                          without)
 from exporter.simulator.activity import Plan, fund
-from exporter.simulator.positions import Position, drifting_to, swinging
+from exporter.simulator.orders import Order
+from exporter.simulator.positions import Position, drifting_to, liquidated_now_and_then, swinging
 from exporter.simulator.wallets import (Holding, calm_rate, classic_wallet, climbing_rate,
                                         unified_wallet)
 
@@ -45,10 +46,18 @@ def demo_accounts() -> tuple[list[SimAccount], list[DemoAccount]]:
     return sim_accounts, exporter_accounts
 
 
+def spiking_rate(base: float, peak: float, every: float = 600.0, lasting: float = 150.0,
+                 offset: float = 60.0) -> Callable[[float], float]:
+    """An hourly borrow rate at `base` that jumps to `peak` for `lasting` seconds every
+    `every` seconds, from `offset` on."""
+    return lambda t: peak if t >= offset and (t - offset) % every < lasting else base
+
+
 def _unified(key: str, secret: str, now_ms: int) -> Profile:
     """A master account: Funding, Earn, bots and copy trading, two sub-accounts, ETHUSDT fills,
-    funding, interest on borrowed SOL, deposits and withdrawals; its read-only key is bound to
-    IPs (so it never expires)."""
+    funding, interest on borrowed SOL (whose hourly rate spikes now and then), a spot order
+    selling ETH, deposits and withdrawals; its read-only key is bound to IPs (so it never
+    expires)."""
     wallet = unified_wallet([
         Holding("BTC", 0.75, 64000), Holding("ETH", 6.0, 3100, swing=0.05),
         Holding("USDT", 25000, 1.0, swing=0.0), Holding("USDC", 5000, 1.0, swing=0.0),
@@ -69,7 +78,11 @@ def _unified(key: str, secret: str, now_ms: int) -> Profile:
                    is_master=True),
             Member("9007199254740993", {"ACCOUNT_TYPE_FUND": 1200.0,
                                         "ACCOUNT_TYPE_UNIFIED": 8400.0}),
-            Member("100000002", {"ACCOUNT_TYPE_UNIFIED": 530.0})])
+            Member("100000002", {"ACCOUNT_TYPE_UNIFIED": 530.0})],
+        orders=[Order("ETHUSDT", "Sell", 1.0, 3400.0, category="spot", settle_coin="USDT",
+                      base_coin="ETH", created_ms=now_ms - 3_600_000)],
+        # SOL costs about 5 % a year to borrow, and 105 % for 2.5 minutes every 10 minutes
+        borrow_rates={"SOL": spiking_rate(0.0000057, 0.00012)})
     fund(account, Plan("ETHUSDT", 3100.0, "0.05", borrowed=("SOL", "40")), now_ms,
          {"USDT": "25000", "SOL": "-40"}, transfers=True)
     return "demo-unified", account, DEFAULT_COLLECT + ("members", "deposits")
@@ -87,14 +100,22 @@ def _classic(key: str, secret: str, now_ms: int) -> Profile:
 
 
 def _leveraged(key: str, secret: str, now_ms: int) -> Profile:
-    """MM rate climbing 0.55 -> 0.9, a cross-margin long, BTCUSDT fills and funding; a key that
-    may trade and expires in 10 days."""
+    """MM rate climbing 0.55 -> 0.9, a cross-margin long at the top of the ADL queue (rank 5)
+    that a partial stop loss covers half of, with a take profit and a limit buy open, BTCUSDT
+    fills and funding; a key that may trade and expires in 10 days."""
     wallet = unified_wallet([Holding("USDT", 8000, 1.0, swing=0.0), Holding("BTC", 0.02, 64000)],
                             climbing_rate)
     position = Position("BTCUSDT", "Buy", 0.15, 62000, swinging(64000), leverage=10,
-                        liq_price=57500)
+                        liq_price=57500, adl_rank=5)
+    orders = [
+        Order("BTCUSDT", "Sell", 0.075, 0.0, stop_order_type="PartialStopLoss",
+              trigger_price=59000, reduce_only=True, close_on_trigger=True,
+              created_ms=now_ms - 7_200_000),
+        Order("BTCUSDT", "Sell", 0.15, 0.0, stop_order_type="TakeProfit", trigger_price=70000,
+              reduce_only=True, close_on_trigger=True, created_ms=now_ms - 7_200_000),
+        Order("BTCUSDT", "Buy", 0.05, 60000.0, created_ms=now_ms - 600_000)]
     account = SimAccount(api_key=key, secret=secret, wallets={"UNIFIED": wallet},
-                         positions=[position],
+                         positions=[position], orders=orders,
                          key=KeyInfo(read_only=False, expires_at_ms=now_ms + 10 * DAY_MS))
     fund(account, Plan("BTCUSDT", 64000.0, "0.002"), now_ms, {"USDT": "8000"})
     return "demo-leveraged", account, DEFAULT_COLLECT
@@ -106,21 +127,26 @@ def _isolated(key: str, secret: str, now_ms: int) -> Profile:
     wallet = unified_wallet([Holding("USDT", 12000, 1.0, swing=0.0), Holding("BTC", 0.1, 64000)],
                             calm_rate, isolated=True)
     account = SimAccount(api_key=key, secret=secret, wallets={"UNIFIED": wallet},
-                         margin_mode="ISOLATED_MARGIN", positions=isolated_positions(),
+                         margin_mode="ISOLATED_MARGIN", positions=isolated_positions(now_ms),
                          key=KeyInfo(expires_at_ms=now_ms + 47 * DAY_MS))
     return "demo-isolated", account, DEFAULT_COLLECT
 
 
-def isolated_positions() -> list[Position]:
+def isolated_positions(now_ms: int) -> list[Position]:
+    """A hedge-mode pair with their own stop loss and trailing stop; an ETHPERP long with no
+    stop at all that Bybit liquidates for 30 s every 5 minutes; an inverse short that Bybit has
+    made reduce-only, its leverage to be lowered by force in three hours."""
     btc = drifting_to(45000, "Buy")
     eth = swinging(3100)
     return [
-        Position("BTCUSDT", "Buy", 0.5, 64000, btc, leverage=5, liq_price=45000, position_idx=1),
+        Position("BTCUSDT", "Buy", 0.5, 64000, btc, leverage=5, liq_price=45000, position_idx=1,
+                 stop_loss=47000, take_profit=72000),
         Position("BTCUSDT", "Sell", 0.2, 65000, btc, leverage=10, liq_price=71500,
-                 position_idx=2),
+                 position_idx=2, trailing_stop=500, adl_rank=1),
         Position("ETHPERP", "Buy", 2.5, 3050, eth, settle_coin="USDC", leverage=10,
-                 liq_price=2780),
+                 liq_price=2780, adl_rank=3, status=liquidated_now_and_then()),
         Position("BTCUSD", "Sell", 3000, 64500, btc, category="inverse", settle_coin="BTC",
-                 leverage=3, liq_price=85000),
+                 leverage=3, liq_price=85000, stop_loss=80000,
+                 forced_adjustment_ms=now_ms + 3 * 3_600_000),
         Position("ETHUSD", "", 0, 0, eth, category="inverse", settle_coin="ETH"),  # empty slot
     ]

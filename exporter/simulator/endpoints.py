@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from exporter.simulator import positions
+from exporter.simulator import orders, positions
 from exporter.simulator.accounts import Member, OverviewWallet, SimAccount
-from exporter.simulator.market import usd_index_price
+from exporter.simulator.market import INDEX_PRICES, usd_index_price
 from exporter.simulator.wallets import Holding, num
 
 Result = dict[str, Any]
@@ -61,6 +61,44 @@ def position_list(call: Call) -> Result:
         raise ApiError(10001, str(exc)) from None
     return {"category": call.params["category"], "nextPageCursor": cursor,
             "list": [p.row(call.t, call.now_ms, call.account.margin_mode) for p in rows]}
+
+
+def open_orders(call: Call) -> Result:
+    try:
+        chosen = orders.select(call.account.open_orders(), call.params)
+        rows, cursor = orders.page(chosen, call.params)
+    except ValueError as exc:
+        raise ApiError(10001, str(exc)) from None
+    return {"category": call.params["category"], "nextPageCursor": cursor,
+            "list": [o.row() for o in rows]}
+
+
+DEFAULT_HOURLY_RATE = 0.00000147  # Bybit's example: about 1.3 % a year
+
+
+def collateral_info(call: Call) -> Result:
+    """Every coin Bybit lends (not only those held), with what borrowing it costs."""
+    if "UNIFIED" not in call.account.wallets:
+        raise ApiError(10001, "accountType only support UNIFIED")
+    wallet = {c["coin"]: c for c in call.account.entry("UNIFIED", call.t, None)["coin"]}
+    coins = sorted({"USDT", *INDEX_PRICES, *wallet})
+    wanted = call.params.get("currency", "")
+    return {"list": [_collateral(coin, wallet.get(coin), call) for coin in coins
+                     if not wanted or coin == wanted]}
+
+
+def _collateral(coin: str, held: dict[str, Any] | None, call: Call) -> Result:
+    rate_at = call.account.borrow_rates.get(coin)
+    rate = rate_at(call.t) if rate_at else DEFAULT_HOURLY_RATE
+    borrowed = float(held["borrowAmount"] or 0) if held else 0.0
+    others, limit = 10.0, 1000.0 if coin not in ("USDT", "USDC") else 1_000_000.0
+    return {"currency": coin, "hourlyBorrowRate": f"{rate:.8f}",
+            "maxBorrowingAmount": num(limit), "availableToBorrow": num(limit - borrowed - others),
+            "freeBorrowingLimit": "0", "freeBorrowAmount": "0", "freeBorrowingAmount": "",
+            "borrowAmount": num(borrowed), "otherBorrowAmount": num(others),
+            "borrowable": True, "borrowUsageRate": f"{(borrowed + others) / limit:.4f}",
+            "marginCollateral": coin != "POPCAT", "collateralSwitch": True,
+            "collateralRatio": "0.95"}
 
 
 def asset_overview(call: Call) -> Result:

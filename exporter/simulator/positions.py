@@ -6,12 +6,22 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, unquote
-
+from exporter.simulator import paging
 from exporter.simulator.wallets import num
 
 PriceFn = Callable[[float], float]
+StatusFn = Callable[[float], str]
 DEFAULT_LIMIT, MAX_LIMIT = 20, 200
+
+
+def normal(_: float) -> str:
+    return "Normal"
+
+
+def liquidated_now_and_then(every: float = 300.0, lasting: float = 30.0,
+                            offset: float = 120.0) -> StatusFn:
+    """"Liq" for `lasting` seconds every `every` seconds (from `offset` on), else "Normal"."""
+    return lambda t: "Liq" if t >= offset and (t - offset) % every < lasting else "Normal"
 
 
 def swinging(price: float, swing: float = 0.03, period: float = 600.0) -> PriceFn:
@@ -42,6 +52,13 @@ class Position:
     leverage: float = 10.0
     liq_price: float | None = None  # None: "" (none, or out of range)
     position_idx: int = 0  # 0 one-way, 1 hedge-mode buy side, 2 hedge-mode sell side
+    # what stands between it and its liquidation
+    stop_loss: float | None = None  # None: none set ("0.00")
+    take_profit: float | None = None
+    trailing_stop: float | None = None  # a distance from the market price
+    adl_rank: int = 2
+    status: StatusFn = normal
+    forced_adjustment_ms: int | None = None  # set: reduce-only, Bybit adjusts it at that time
 
     def liquidation_distance(self, t: float) -> float | None:
         if self.liq_price is None:
@@ -52,6 +69,8 @@ class Position:
     def row(self, t: float, now_ms: int, margin_mode: str) -> dict[str, Any]:
         mark = self.mark(t)
         row = {**_common(self, mark, now_ms), **(_open(self, mark) if self.size else _EMPTY)}
+        if self.size:
+            row["positionStatus"] = self.status(t)
         if margin_mode == "PORTFOLIO_MARGIN":
             row.update({key: "" for key in _NOT_IN_PORTFOLIO_MARGIN})
         return row
@@ -66,16 +85,24 @@ _NOT_IN_PORTFOLIO_MARGIN = ("leverage", "liqPrice", "positionIM", "positionMM", 
 
 
 def _common(p: Position, mark: float, now_ms: int) -> dict[str, Any]:
+    forced = str(p.forced_adjustment_ms) if p.forced_adjustment_ms else ""
     return {
         "positionIdx": p.position_idx, "riskId": 1, "riskLimitValue": "2000000",
         "symbol": p.symbol, "leverage": f"{p.leverage:g}", "markPrice": f"{mark:.2f}",
         "tradeMode": 0, "positionStatus": "Normal", "autoAddMargin": 0, "bustPrice": "",
-        "tpslMode": "Full", "takeProfit": "0", "stopLoss": "0", "trailingStop": "0",
+        "tpslMode": "Full", "takeProfit": _price(p.take_profit),
+        "stopLoss": _price(p.stop_loss), "trailingStop": _price(p.trailing_stop),
         "sessionAvgPrice": "", "delta": "", "gamma": "", "vega": "", "theta": "",
         "curRealisedPnl": "-0.0125", "cumRealisedPnl": "-3.75", "seq": now_ms // 10,
-        "isReduceOnly": False, "mmrSysUpdatedTime": "", "leverageSysUpdatedTime": "",
-        "createdTime": "1716000000000", "updatedTime": str(now_ms - 5000),
+        "isReduceOnly": p.forced_adjustment_ms is not None, "mmrSysUpdatedTime": forced,
+        "leverageSysUpdatedTime": "", "createdTime": "1716000000000",
+        "updatedTime": str(now_ms - 5000),
     }
+
+
+def _price(value: float | None) -> str:
+    """A stop or target as Bybit sends it: "0.00" when none is set."""
+    return f"{value or 0:.2f}"
 
 
 def _value(p: Position) -> float:
@@ -108,7 +135,8 @@ def _open(p: Position, mark: float) -> dict[str, Any]:
         "liqPrice": f"{p.liq_price:.2f}" if p.liq_price is not None else "",
         "positionIM": num(im), "positionMM": num(mm), "positionIMByMp": num(im),
         "positionMMByMp": num(mm), "positionBalance": num(im),
-        "breakEvenPrice": f"{p.avg_price * (1 + sign * 0.0011):.2f}", "adlRankIndicator": 2,
+        "breakEvenPrice": f"{p.avg_price * (1 + sign * 0.0011):.2f}",
+        "adlRankIndicator": p.adl_rank,
     }
 
 
@@ -127,29 +155,4 @@ def select(positions: Sequence[Position], params: dict[str, str]) -> list[Positi
 
 
 def page(rows: list[Position], params: dict[str, str]) -> tuple[list[Position], str]:
-    """One page of `rows` and the opaque, URL-encoded cursor of the next ("" when done). Like
-    Bybit, a full last page still gets a cursor: the page after it is empty."""
-    limit = _int(params.get("limit") or str(DEFAULT_LIMIT), "limit")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"params error: limit must be 1-{MAX_LIMIT}")
-    start = _offset(params.get("cursor", ""))
-    chosen = rows[start:start + limit]
-    if len(chosen) < limit:
-        return chosen, ""
-    last = chosen[-1]
-    return chosen, quote(f"{last.symbol},{start + limit},{last.position_idx}", safe="")
-
-
-def _offset(cursor: str) -> int:
-    """The cursor came back decoded once by the query parser; accept it encoded twice, too."""
-    if not cursor:
-        return 0
-    parts = unquote(cursor).split(",")
-    return _int(parts[1] if len(parts) == 3 else "", "cursor")
-
-
-def _int(text: str, name: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"params error: {name} is invalid") from None
+    return paging.page(rows, params, DEFAULT_LIMIT, MAX_LIMIT, lambda p: p.symbol)

@@ -34,5 +34,6 @@
 // never exported bybit metrics is unknown to these rules: check a new deployment once. A job
 // that loses one of several targets to service discovery raises nothing.
 (import 'margin.libsonnet') +
+(import 'protection.libsonnet') +
 (import 'api_key.libsonnet') +
 (import 'exporter.libsonnet')

@@ -4,10 +4,11 @@ README's tables and the tests all go from this list."""
 from __future__ import annotations
 
 from exporter.bybit.endpoint import Endpoint
-from exporter.bybit.endpoints import (account_info, api_key, assets, deposits, funding, members,
-                                     positions, transactions, wallet)
+from exporter.bybit.endpoints import (account_info, api_key, assets, borrowing, deposits, funding,
+                                     members, orders, positions, transactions, wallet)
 
 ENDPOINTS: tuple[Endpoint, ...] = (wallet.ENDPOINT, account_info.ENDPOINT, positions.ENDPOINT,
-                                   assets.ENDPOINT, funding.ENDPOINT, api_key.ENDPOINT,
-                                   members.ENDPOINT, transactions.ENDPOINT, deposits.ENDPOINT)
+                                   orders.ENDPOINT, borrowing.ENDPOINT, assets.ENDPOINT,
+                                   funding.ENDPOINT, api_key.ENDPOINT, members.ENDPOINT,
+                                   transactions.ENDPOINT, deposits.ENDPOINT)
 BY_COLLECTOR = {endpoint.collector: endpoint for endpoint in ENDPOINTS}

@@ -1,4 +1,5 @@
-"""`GET /v5/user/query-api`: when the exporter's own key expires, and whether it could trade."""
+"""`GET /v5/user/query-api`: when the exporter's own key expires, whether it could trade, and
+the account's fee tier."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any, Callable, Sequence
 from exporter.bybit.answers import result_of
 from exporter.bybit.endpoint import Context, Endpoint, collector_target
 from exporter.metrics.family import gauge
-from exporter.metrics.fields import Field, Reader, Translation, bound_list, flag, timestamp
+from exporter.metrics.fields import (Field, Reader, Translation, bound_list, flag, text,
+                                     timestamp)
 
 FIELDS = (
     Field("expiredAt", timestamp, gauge(
@@ -21,15 +23,25 @@ FIELDS = (
         "1 if the exporter's API key only works from the IP addresses bound to it (ips).")),
 )
 
+VIP_INFO = gauge("bybit_account_vip_info",
+                 "The account's fee tier (vipLevel, such as No VIP or VIP-2) and market-maker "
+                 "level (mktMakerLevel, 0 when none); always 1.", "vip_level",
+                 "market_maker_level")
+TIER = (Field("vipLevel", text), Field("mktMakerLevel", text))
+
 
 def translate(payloads: Sequence[Any], _: Context) -> Translation:
     reader = Reader()
-    reader.fields(result_of(payloads[0]), FIELDS)
+    result = result_of(payloads[0])
+    reader.fields(result, FIELDS)
+    levels = [reader.read(result, item, "") for item in TIER]
+    if None not in levels:
+        reader.emit(VIP_INFO, tuple(levels), 1.0)
     return reader.result()
 
 
 def example(value: Callable[[Field], Any]) -> list[Any]:
-    fields = {item.key: value(item) for item in FIELDS}
+    fields = {item.key: value(item) for item in (*FIELDS, *TIER)}
     return [{"retCode": 0, "result": {"id": "1", "note": "monitoring", "apiKey": "XXXX",
                                       "permissions": {"Wallet": ["AccountTransfer"]},
                                       "deadlineDay": 30, "type": 1, **fields}}]
@@ -41,8 +53,8 @@ ENDPOINT = Endpoint(
     uid_limit_per_second=10,
     targets=collector_target("api_key", ""),
     translate=translate,
-    families=tuple(item.family for item in FIELDS if item.family is not None),
-    fields=FIELDS,
+    families=(*(item.family for item in FIELDS if item.family is not None), VIP_INFO),
+    fields=(*FIELDS, *TIER),
     example=example,
     interval=3600.0,
 )

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Sequence
 
 from exporter.bybit.answers import InvalidResponse, list_of, name_of, result_of
-from exporter.bybit.endpoint import Context, Endpoint, collector_target
+from exporter.bybit.endpoint import Context, Endpoint, chosen_by_evidence, collector_target
 from exporter.metrics.family import Family, gauge
-from exporter.metrics.fields import (Field, Reader, Translation, Unreadable, number, numbers,
-                                     text)
+from exporter.metrics.fields import (Field, Reader, Translation, Unreadable, flag, millis_time,
+                                     nonzero, number, numbers, rank, text)
 
 LABELS = ("category", "symbol", "side", "position_idx")
 QUERIES = ("category=linear&limit=200&settleCoin=USDT", "category=linear&limit=200&settleCoin=USDC",
@@ -50,12 +50,6 @@ def _open(size: Any) -> bool:
         return True  # unreadable: not known to be empty
 
 
-def queries_per_poll(interval: float, called: int) -> float:
-    """Requests per poll at `interval` when the evidence calls for `called` of the queries:
-    those, and the others once every REFRESH_SECONDS."""
-    return called + (len(QUERIES) - called) * min(1.0, interval / REFRESH_SECONDS)
-
-
 def _family(name: str, help_text: str) -> Family:
     return gauge(name, help_text, *LABELS)
 
@@ -83,9 +77,51 @@ DISTANCE = _family(
     "bybit_position_liquidation_distance_ratio",
     "How far the mark price is from the liquidation price, as a 0-1 ratio of the mark price: "
     "abs(markPrice - liqPrice) / markPrice; absent where there is no liquidation price.")
+PROTECTION = (
+    Field("adlRankIndicator", rank, _family(
+        "bybit_position_adl_rank",
+        "Auto-deleveraging rank, 1 to 5: the highest is deleveraged first (adlRankIndicator); "
+        "absent for 0.")),
+    Field("takeProfit", nonzero, _family(
+        "bybit_position_take_profit_price",
+        "The position's own take-profit price (takeProfit); absent when none is set.")),
+    Field("stopLoss", nonzero, _family(
+        "bybit_position_stop_loss_price",
+        "The position's own stop-loss price (stopLoss); absent when none is set.")),
+    Field("trailingStop", nonzero, _family(
+        "bybit_position_trailing_stop_distance",
+        "The position's trailing stop, as a distance from the market price in the price's unit "
+        "(trailingStop); absent when none is set.")),
+    Field("breakEvenPrice", nonzero, _family(
+        "bybit_position_break_even_price",
+        "Price at which closing the position makes no loss after fees (breakEvenPrice; linear "
+        "and inverse).")),
+    Field("curRealisedPnl", number, _family(
+        "bybit_position_realised_pnl",
+        "Realised PnL of the current holding, in the settle coin (curRealisedPnl).")),
+)
+STATUS = gauge("bybit_position_status",
+               "1 on the position's status (positionStatus: Normal, Liq being liquidated, Adl "
+               "being auto-deleveraged), 0 on the others.", *LABELS, "status")
+STATUSES = ("Normal", "Liq", "Adl")  # a status Bybit adds later gets its own label value
+REDUCE_ONLY = _family(
+    "bybit_position_reduce_only",
+    "1 if Bybit lowered the risk limit and the position may only shrink (isReduceOnly); linear "
+    "and inverse, isolated and cross margin only.")
+FORCED = _family(
+    "bybit_position_forced_adjustment_timestamp_seconds",
+    "While the position is reduce-only: when Bybit adjusts its leverage or maintenance margin "
+    "rate by force, the earlier of leverageSysUpdatedTime and mmrSysUpdatedTime.")
+STATUS_FIELD = Field("positionStatus", text)
+REDUCE_ONLY_FIELD = Field("isReduceOnly", flag)
+# Bybit's answers spell the second one both ways (mmrSysUpdatedTime, mmrSysUpdateTime)
+FORCED_FIELDS = (Field("leverageSysUpdatedTime", millis_time),
+                 Field("mmrSysUpdatedTime", millis_time), Field("mmrSysUpdateTime", millis_time))
+REDUCE_ONLY_CATEGORIES = ("linear", "inverse")
 SIDE = Field("side", text)
 INDEX = Field("positionIdx", text)
-FIELDS = (SIZE, MARK, LIQUIDATION, *VALUES, SIDE, INDEX)
+FIELDS = (SIZE, MARK, LIQUIDATION, *VALUES, *PROTECTION, STATUS_FIELD, REDUCE_ONLY_FIELD,
+          *FORCED_FIELDS, SIDE, INDEX)
 MAX_POSITIONS = 5000
 
 
@@ -115,9 +151,34 @@ def _read_row(row: Reader, item: dict[str, Any], category: str,
     labels = (category, symbol, row.read(item, SIDE, where) or "",
               row.read(item, INDEX, where) or "0")
     row.emit(POSITION_SIZE, labels, size)
-    values = row.fields(item, (MARK, LIQUIDATION, *VALUES), labels, where)
+    values = row.fields(item, (MARK, LIQUIDATION, *VALUES, *PROTECTION), labels, where)
     row.emit(DISTANCE, labels, liquidation_distance(values["markPrice"], values["liqPrice"]))
+    _read_status(row, item, labels, where)
+    if category in REDUCE_ONLY_CATEGORIES:
+        _read_restriction(row, item, labels, where, meaningful=values["leverage"] is not None)
     return labels, size
+
+
+def _read_status(row: Reader, item: dict[str, Any], labels: tuple[str, ...], where: str) -> None:
+    """The state set: 1 on the current status, 0 on the others Bybit documents."""
+    current = row.read(item, STATUS_FIELD, where)
+    if current is None:
+        return
+    for status in dict.fromkeys((*STATUSES, current)):
+        row.emit(STATUS, (*labels, status), 1.0 if status == current else 0.0)
+
+
+def _read_restriction(row: Reader, item: dict[str, Any], labels: tuple[str, ...], where: str,
+                      meaningful: bool) -> None:
+    """Reduce-only, and when Bybit forces the adjustment. Bybit says it is meaningful only in
+    isolated and cross margin: rows without leverage (portfolio margin) export neither."""
+    reduce_only = row.read(item, REDUCE_ONLY_FIELD, where)
+    times = [row.read(item, field, where) for field in FORCED_FIELDS if field.key in item]
+    if not meaningful:
+        return
+    row.emit(REDUCE_ONLY, labels, reduce_only)
+    if reduce_only:
+        row.emit(FORCED, labels, min((t for t in times if t is not None), default=None))
 
 
 def liquidation_distance(mark: float | None, liquidation: float | None) -> float | None:
@@ -146,10 +207,12 @@ ENDPOINT = Endpoint(
     targets=collector_target("positions", *QUERIES),
     translate=translate,
     families=(*(item.family for item in (SIZE, MARK, LIQUIDATION, *VALUES) if item.family),
-              DISTANCE),
+              DISTANCE, *(item.family for item in PROTECTION if item.family), STATUS,
+              REDUCE_ONLY, FORCED),
     fields=FIELDS,
     example=example,
     margin=True,
     paginated=True,
     permission="Contract (read) or Derivatives",
+    typical_requests=chosen_by_evidence(len(QUERIES), REFRESH_SECONDS),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
 
 from exporter.bybit.answers import InvalidResponse, named_entries, result_of
 from exporter.bybit.endpoint import Context, Endpoint, Target
@@ -145,18 +145,32 @@ def _wallet_entry(payload: Any, account_type: str | None) -> dict[str, Any]:
     return entry
 
 
-def margin_evidence(payloads: Sequence[Any]) -> dict[str, bool | None]:
-    """Per coin of a well-formed answer, whether it carries position margin: True if its
-    totalPositionIM or totalPositionMM is above 0, False if both are 0, None if that is not
-    known ("" as portfolio margin answers, a missing or unreadable field)."""
-    evidence: dict[str, bool | None] = {}
+class CoinEvidence(NamedTuple):
+    """What one coin of a well-formed wallet answer says about where the account is busy:
+    each yes, no, or None where the answer does not know ("" as portfolio margin answers, a
+    missing or unreadable field)."""
+
+    position_margin: bool | None  # totalPositionIM or totalPositionMM above 0
+    order_margin: bool | None  # totalOrderIM above 0: open derivative orders
+    locked: bool | None  # locked above 0: coins held by open spot orders
+
+
+NOT_LISTED = CoinEvidence(False, False, False)  # a coin a complete answer leaves out has none
+UNKNOWN = CoinEvidence(None, None, None)
+
+
+def coin_evidence(payloads: Sequence[Any]) -> dict[str, CoinEvidence]:
+    """Per coin of a well-formed answer, what it says (CoinEvidence)."""
     entry = _wallet_entry(payloads[0], None)
-    for coin, item in named_entries(entry, "coin", "coin", "result.list[0]", MAX_COINS):
-        evidence[coin] = _has_margin(item.get("totalPositionIM"), item.get("totalPositionMM"))
-    return evidence
+    return {coin: CoinEvidence(_above_zero(item.get("totalPositionIM"),
+                                           item.get("totalPositionMM")),
+                               _above_zero(item.get("totalOrderIM")),
+                               _above_zero(item.get("locked")))
+            for coin, item in named_entries(entry, "coin", "coin", "result.list[0]", MAX_COINS)}
 
 
-def _has_margin(*raw: Any) -> bool | None:
+def _above_zero(*raw: Any) -> bool | None:
+    """True if any value is above 0, False if all are 0 or below, None if one is unknown."""
     values = []
     for value in raw:
         try:
