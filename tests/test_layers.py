@@ -1,10 +1,10 @@
 """The layers of exporter/, checked on its import graph: every `import` and `from ... import`
 of every module, at the top, inside functions and behind `if TYPE_CHECKING:` alike.
 
-The rule: a module imports from its own package and from the layers below its own, never from
-a layer above (a back-up import); the packages of a layer marked independent do not import
-each other; and no modules import each other in a cycle, inside one package included. And no
-module is longer than a newcomer reads at one sitting (400 lines)."""
+The rule: a module imports from its own layer and from the layers below it, never from a layer
+above (a back-up import); the parts of a layer marked independent do not import each other;
+and no modules import each other in a cycle, inside one package included. And no module is
+longer than a newcomer reads at one sitting (400 lines)."""
 
 from __future__ import annotations
 
