@@ -52,6 +52,7 @@ from exporter.service.exporter import Exporter as ServiceExporter  # noqa: E402
 from exporter.service.plan import plan  # noqa: E402
 from exporter.simulator import (BybitSimulator, FundingCoin, Holding, Position,  # noqa: E402
                                 SimAccount, calm_rate, swinging, unified_wallet)
+from exporter.simulator.wallets import EMPTY_COIN  # noqa: E402
 
 WALLET_ONLY = ("wallet",)
 SIMULATOR_NICE = 10
@@ -114,7 +115,7 @@ def with_position_margin(wallet, open_positions: Sequence[Position]):
         answer = wallet(t)
         coins = {c["coin"]: dict(c) for c in answer["coin"]}
         for coin in settled:
-            coins.setdefault(coin, {"coin": coin, "equity": "0", "walletBalance": "0"})
+            coins.setdefault(coin, {**EMPTY_COIN, "coin": coin})  # every field, as Bybit lists
             coins[coin].update({"totalPositionIM": "25.5", "totalPositionMM": "2.5"})
         return {**answer, "coin": list(coins.values())}
 

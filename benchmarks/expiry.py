@@ -22,7 +22,7 @@ TARGETS, COINS, INTERVAL, ROUNDS, SCRAPE_EVERY = 1400, 30, 30.0, 12, 47  # a scr
 
 def measure() -> list[float]:
     from exporter.bybit.endpoints.wallet import COIN_FIELDS
-    from exporter.metrics.catalogue import SERVED
+    from exporter.service.catalogue import SERVED
     from exporter.metrics.family import WALLET_HEALTH
     from exporter.metrics.fields import Sample, Translation
     from exporter.metrics.render import FastExposition

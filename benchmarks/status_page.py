@@ -11,7 +11,8 @@ for the fill only: 2,000 accounts take minutes at the default 400 per 5 s), it m
 polls keep landing:
 
 - the status page: gathering the view (store, scheduler, budget) and rendering its HTML;
-- GET / and GET /metrics over HTTP, as a browser and as Prometheus ask (gzip);
+- GET / (every account, the failing ones unfolded), GET /?account=<one account's name> and
+  GET /metrics over HTTP, as a browser and as Prometheus ask (gzip);
 
 each interleaved, so both see the same machine load. Loopback only; stops by itself.
 """
@@ -115,8 +116,10 @@ def main() -> None:
 
 
 def measure(exporter: Exporter, port: int, runs: int) -> None:
-    gather, draw, page_http, metrics_http, metrics_fn = [], [], [], [], []
+    gather, draw, page_http, one_http, metrics_http, metrics_fn = [], [], [], [], [], []
     view = status_view(exporter)
+    names = sorted({row.account for row in view.rows})
+    one = "/?account=" + names[len(names) // 2]  # one account's whole name
     for _ in range(runs):  # interleaved: each pair sees the same load
         time.sleep(0.2)  # polls land meanwhile: /metrics finds its cache stale
         metrics_fn.append(timed(lambda: exporter.render_metrics(True)))
@@ -125,19 +128,22 @@ def measure(exporter: Exporter, port: int, runs: int) -> None:
         time.sleep(0.2)
         metrics_http.append(timed(lambda: get(port, "/metrics")))
         page_http.append(timed(lambda: get(port, "/")))
+        one_http.append(timed(lambda: get(port, one)))
     page_sent, page = get(port, "/")
     metrics_sent, metrics = get(port, "/metrics")
     failing = page.count(b'<tr class="failing">')
-    print(f"  status page rows: {page.count(b'<tr class=')} ({failing} failing)")
+    print(f"  status page: {page.count(b'<details class=')} accounts "
+          f"({page.count(b' open><summary>')} unfolded), {page.count(b'<tr class=')} collector "
+          f"rows ({failing} failing)")
     print(f"  status page, gather the view       {ms(gather)}")
     print(f"  status page, render the HTML       {ms(draw)}")
     print(f"  /metrics, render (a poll landed)   {ms(metrics_fn)}")
     print(f"  GET /        over HTTP, gzip        {ms(page_http)}   "
           f"{len(page_sent) / 1e6:.2f} MB sent, {len(page) / 1e6:.2f} MB of HTML")
+    print(f"  GET {one:<22} gzip  {ms(one_http)}")
     print(f"  GET /metrics over HTTP, gzip        {ms(metrics_http)}   "
           f"{len(metrics_sent) / 1e6:.2f} MB sent, {len(metrics) / 1e6:.2f} MB of text",
           flush=True)
-
 
 if __name__ == "__main__":
     main()

@@ -11,10 +11,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.samples import Sample
 
-from exporter.bybit.errors import REASONS
-from exporter.metrics.catalogue import SERVED
+from exporter.service.catalogue import SERVED
 from exporter.metrics.family import INVALID_FIELDS, Family, Type
-from exporter.metrics.render import ExporterSample
+from exporter.metrics.reasons import REASONS
+from exporter.metrics.lines import ExporterSample
 from exporter.metrics.snapshot import TargetState
 from exporter.service.store import Store
 

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from exporter.bybit.endpoint import Context, InvalidResponse
+from exporter.bybit.answers import InvalidResponse
+from exporter.bybit.endpoint import Context
 from exporter.bybit.endpoints import account_info, api_key, assets, funding, members, positions
 
 

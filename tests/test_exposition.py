@@ -9,12 +9,15 @@ from prometheus_client import generate_latest
 
 from benchmarks.stock import build_registry
 from exporter.bybit.endpoints.wallet import ACCOUNT_FIELDS, COIN_FIELDS
-from exporter.bybit.errors import Reason
+from exporter.metrics import deflate as deflate_module
+from exporter.metrics import filing as filing_module
 from exporter.metrics import render as exposition_module
-from exporter.metrics.catalogue import SERVED
+from exporter.metrics.deflate import chunk_text
 from exporter.metrics.family import WALLET_HEALTH
 from exporter.metrics.fields import Sample, Translation, flag
-from exporter.metrics.render import FastExposition, chunk_text
+from exporter.metrics.reasons import Reason
+from exporter.metrics.render import FastExposition
+from exporter.service.catalogue import SERVED
 from exporter.service.store import Store, TargetKey, TargetSpec
 from tests.conftest import parse_samples
 from tests.test_collection import FakeClock
@@ -91,8 +94,8 @@ def test_gzip_body_is_a_valid_gzip_of_the_plain_body():
 
 def test_cache_follows_changes(monkeypatch):
     assembled = []
-    real_assemble = exposition_module._assemble
-    monkeypatch.setattr(exposition_module, "_assemble",
+    real_assemble = exposition_module.assemble
+    monkeypatch.setattr(exposition_module, "assemble",
                         lambda chunks: assembled.append(1) or real_assemble(chunks))
     store, exposition = populated_store(FakeClock())
     first = exposition.render(gzip=False)
@@ -212,8 +215,8 @@ def test_the_gzip_body_stays_valid_through_any_changes(steps):
     the gzip body passes a strict decoder (CRC-32 and length in its trailer) and holds the
     stock path's samples. Blocks of two slots: five targets' chunks span several blocks; lines
     stored below 100 bytes: two of them fill a block that is compressed as one."""
-    with mock.patch.object(exposition_module, "BLOCK_SLOTS", 2), \
-            mock.patch.object(exposition_module, "STORE_BELOW", 100):
+    with mock.patch.object(filing_module, "BLOCK_SLOTS", 2), \
+            mock.patch.object(deflate_module, "STORE_BELOW", 100):
         _check_every_step(steps)
 
 
@@ -280,9 +283,9 @@ def test_one_line_chunks_are_compressed_a_block_at_a_time(monkeypatch):
     from compression alone); a block of them is compressed as one, with the same text. The
     first polls (which land together at a start) compress a block once, when they fill it;
     the rest is compressed at the next polls."""
-    real_deflate = exposition_module.deflate
+    real_deflate = deflate_module.deflate
     compressed = []
-    monkeypatch.setattr(exposition_module, "deflate", lambda plain, *level: compressed.append(
+    monkeypatch.setattr(deflate_module, "deflate", lambda plain, *level: compressed.append(
         plain.count(b"bybit_up{")) or real_deflate(plain, *level))
     store = Store(stale_after=60)
     exposition = FastExposition(store, SERVED)
@@ -303,7 +306,7 @@ def test_one_line_chunks_are_compressed_a_block_at_a_time(monkeypatch):
         stored = sum(len(deflated) for deflated in filed.deflated)
         assert plain.count(b"\n") == 72
         assert sum(map(len, filed.blocks)) * 3 < stored  # and none of the blocks is stored
-        assert all(exposition_module.stored_text(block) is None for block in filed.blocks)
+        assert all(deflate_module.stored_text(block) is None for block in filed.blocks)
     zipped = exposition.render(gzip=True)
     assert parse_samples(gzip.decompress(zipped).decode()) == both(store, exposition)[0]
 
@@ -317,7 +320,7 @@ def test_a_block_changed_while_it_was_compressed_keeps_the_change(monkeypatch):
     store.set_targets({key(name, "UNIFIED"): spec("UNIFIED") for name in names})
     for name in names:
         store.record_success(key(name, "UNIFIED"), snapshot(), 0.1, 5)
-    real_deflate = exposition_module.deflate
+    real_deflate = deflate_module.deflate
     meanwhile = []
 
     def another_poll_files_meanwhile(plain, *level):
@@ -327,7 +330,7 @@ def test_a_block_changed_while_it_was_compressed_keeps_the_change(monkeypatch):
             store.record_success(key("account-003", "UNIFIED"), snapshot(), 0.1, 4)
         return real_deflate(plain, *level)
 
-    monkeypatch.setattr(exposition_module, "deflate", another_poll_files_meanwhile)
+    monkeypatch.setattr(deflate_module, "deflate", another_poll_files_meanwhile)
     store.record_success(key("account-009", "UNIFIED"), snapshot(), 0.1, 3)
     assert meanwhile
     text = exposition.render(gzip=True)

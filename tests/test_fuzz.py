@@ -7,7 +7,8 @@ import math
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from exporter.bybit.endpoint import Context, InvalidResponse
+from exporter.bybit.answers import InvalidResponse
+from exporter.bybit.endpoint import Context
 from exporter.bybit.endpoints import wallet
 from exporter.config import ConfigError, build, load_text
 from exporter.metrics.fields import Translation

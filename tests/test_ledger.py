@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from exporter.bybit.client import Response
 from exporter.bybit.endpoints import transactions
-from exporter.bybit.errors import PollError, Reason
+from exporter.bybit.errors import PollError
 from exporter.bybit.ledger import DAY_MS, Totals, add
 from exporter.config import Account, Secret
 from exporter.metrics.fields import Reader
+from exporter.metrics.reasons import Reason
 from exporter.service.ledger_poller import LedgerPoller
 from exporter.service.ledger_state import LedgerFile
 from exporter.service.store import Store, TargetKey, TargetSpec

@@ -14,7 +14,7 @@ import sys
 import pytest
 import yaml
 
-from exporter.metrics.catalogue import SERVED
+from exporter.service.catalogue import SERVED
 from mixin import build
 from tests.conftest import REPO
 from tests.prom import binary

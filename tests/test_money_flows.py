@@ -8,7 +8,7 @@ import time
 from decimal import Decimal
 
 from exporter.bybit.endpoints import deposits, transactions
-from exporter.bybit.errors import Reason
+from exporter.metrics.reasons import Reason
 from exporter.service.ledger_poller import LedgerPoller
 from exporter.service.ledger_state import LedgerFile
 from exporter.service.store import Store, TargetKey, TargetSpec

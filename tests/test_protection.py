@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from exporter.bybit.endpoint import Context, InvalidResponse
+from exporter.bybit.answers import InvalidResponse
+from exporter.bybit.endpoint import Context
 from exporter.bybit.endpoints import api_key, borrowing, orders, positions
 from tests.conftest import REPO
 

@@ -5,7 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from exporter.bybit.endpoint import Context, InvalidResponse
+from exporter.bybit.answers import InvalidResponse
+from exporter.bybit.endpoint import Context
 from exporter.bybit.endpoints import wallet as wallet_endpoint
 from tests.conftest import wallet_view
 

@@ -16,8 +16,9 @@ from exporter.bybit import signing
 from exporter.bybit.budget import RequestBudget
 from exporter.bybit.clock import ServerClock
 from exporter.bybit.errors import (AUTH_CODES, CLOCK_CODES, PERMISSION_CODES, RATE_LIMIT_CODES,
-                                   PollError, Reason)
+                                   PollError)
 from exporter.account import Account
+from exporter.metrics.reasons import Reason
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 RATE_LIMIT_FALLBACK_SECONDS = 2.0

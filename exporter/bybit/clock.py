@@ -7,7 +7,8 @@ import threading
 import time
 from typing import Any, Callable
 
-from exporter.bybit.errors import PollError, Reason
+from exporter.bybit.errors import PollError
+from exporter.metrics.reasons import Reason
 
 log = logging.getLogger("exporter.bybit")
 

@@ -1,27 +1,11 @@
-"""Why a call to Bybit failed: one enumeration, used by the client, the poller, the metrics and
-the README's table of reasons."""
+"""How a failed call to Bybit is classified: which of Bybit's answers is which Reason (the
+reasons are declared with the health series they label, in exporter.metrics.reasons), what
+causes each and what the exporter then does (the documentation's table of reasons), and the
+error a failed call raises."""
 
 from __future__ import annotations
 
-import enum
-
-
-class Reason(enum.StrEnum):
-    """Each failure reason, with what causes it and what the exporter then does (README)."""
-
-    TIMEOUT = "timeout"
-    NETWORK = "network"
-    HTTP = "http"
-    INVALID_RESPONSE = "invalid_response"
-    RATE_LIMIT = "rate_limit"
-    AUTH = "auth"
-    PERMISSION = "permission"
-    CLOCK = "clock"
-    API = "api"
-    STORAGE = "storage"
-
-
-REASONS: tuple[Reason, ...] = tuple(Reason)
+from exporter.metrics.reasons import Reason
 
 # reason -> (its cause, what the exporter does about it): the README's table comes from here
 EXPLANATIONS: dict[Reason, tuple[str, str]] = {
@@ -49,11 +33,12 @@ EXPLANATIONS: dict[Reason, tuple[str, str]] = {
     Reason.API: ("any other retCode (e.g. 10001 for an account type the account lacks)",
                  "retries at the next poll"),
     Reason.STORAGE: ("the state under `--storage.path` cannot be opened, read or written (full "
-                     "disk, read-only volume, a file that is not a database): `transactions` and "
-                     "`deposits` only, logged with the path",
+                     "disk, read-only volume, a file that is not a database, a state written by "
+                     "a newer release): `transactions` and `deposits` only, logged with the path",
                      "the account's other collectors go on; retries at the next poll and "
                      "catches up on the rows since; an unreadable file is moved aside (never "
-                     "overwritten) and the totals start again from zero"),
+                     "overwritten) and the totals start again from zero; a newer release's "
+                     "state is left as it is"),
 }
 
 AUTH_CODES = frozenset({10003, 10004, 10007, 10010, 33004, -2015})

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
-from exporter.bybit.endpoint import Context, InvalidResponse, list_of, result_of
+from exporter.bybit.answers import InvalidResponse, list_of, result_of
 from exporter.metrics.family import Family, Type
 from exporter.metrics.fields import Reader, Sample, Translation, number
 
@@ -111,8 +111,11 @@ def count_pages(sources: Sequence[Source], payloads: Sequence[Any]) -> Translati
     return Translation(samples(totals), tuple(reader.unreadable))
 
 
-def translation_of(sources: Sequence[Source]) -> Callable[[Sequence[Any], Context], Translation]:
-    def translate(payloads: Sequence[Any], _: Context) -> Translation:
+def translation_of(sources: Sequence[Source]) -> Callable[[Sequence[Any], object], Translation]:
+    """The endpoint's translation: the logs' pages, counted; it needs no context (labels,
+    prices) of the target."""
+
+    def translate(payloads: Sequence[Any], _context: object) -> Translation:
         if len(payloads) != len(sources):
             raise InvalidResponse("one answer per log expected")
         return count_pages(sources, payloads)

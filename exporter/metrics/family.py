@@ -1,6 +1,6 @@
 """What a metric family is (name, type, unit, help, labels), and the families that belong to no
 endpoint: health and exporter-wide. The endpoint modules declare their own families;
-`catalogue` lists them all."""
+exporter.service.catalogue lists them all."""
 
 from __future__ import annotations
 

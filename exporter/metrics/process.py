@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector, generate_late
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from exporter.metrics.render import format_value
+from exporter.metrics.lines import format_value
 
 START_TIME = "process_start_time_seconds"  # read once: a process starts once
 

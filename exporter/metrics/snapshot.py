@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Protocol
 
-from exporter.bybit.errors import REASONS, Reason
 from exporter.metrics.family import HealthFamilies
 from exporter.metrics.fields import Translation
+from exporter.metrics.reasons import REASONS, Reason
 
 
 @dataclass(frozen=True, order=True)

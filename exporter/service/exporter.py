@@ -14,11 +14,12 @@ from typing import Callable, Iterator
 from exporter.build import build_info
 from exporter.bybit.budget import RequestBudget
 from exporter.config import Config, ConfigError
-from exporter.metrics.catalogue import SERVED
+from exporter.service.catalogue import SERVED
 from exporter.metrics.family import (BUILD_INFO, RELOAD_OK, RELOAD_TIME, SHARD_INFO,
                                      WEB_CONFIG_RELOAD_OK)
 from exporter.metrics.process import ProcessMetrics
-from exporter.metrics.render import ExporterSample, FastExposition
+from exporter.metrics.lines import ExporterSample
+from exporter.metrics.render import FastExposition
 from exporter.service import scheduling
 from exporter.service.account import PHASES, AccountRunner, Hosts, Shared
 from exporter.service.ledger_state import LedgerFiles

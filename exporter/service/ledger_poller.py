@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from exporter.bybit.client import BybitClient
-from exporter.bybit.endpoint import Endpoint, InvalidResponse, Target, next_cursor, result_of
+from exporter.bybit.answers import InvalidResponse, next_cursor, result_of
+from exporter.bybit.endpoint import Endpoint, Target
 from exporter.bybit.ledger import Entry, Source, samples, windows
 from exporter.metrics.fields import Reader, Translation
 from exporter.service.ledger_state import Ledger, LedgerFile

@@ -5,7 +5,10 @@ began, how far each log has been read, the rows already counted and the running 
 Each poll writes in one transaction: a process killed at any instant leaves either the state
 before the poll or the state after it, so no row is lost or counted twice. The state is keyed
 by the Bybit UID as well as the account name: a name pointed at another Bybit account starts
-fresh totals instead of mixing two accounts.
+fresh totals instead of mixing two accounts. The schema carries a version (exporter.service.
+ledger_schema): a state of an earlier release is brought up to date as it is opened, one of a
+newer release is refused and left as it is. Either way, and when the file cannot be read, only
+the money-flow collectors fail (reason `storage`): the account's other collectors go on.
 
 sqlite3 is imported when a ledger is first opened: an exporter without money-flow collectors
 never loads it (1 MB of memory)."""
@@ -21,24 +24,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from exporter.bybit.errors import PollError, Reason
+from exporter.bybit.errors import PollError
 from exporter.bybit.ledger import Entry, Source, Totals, add
 from exporter.metrics.family import Family
+from exporter.metrics.reasons import Reason
+from exporter.service.ledger_schema import NewerState, bring_up_to_date
 
 if TYPE_CHECKING:
     import sqlite3
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS ledgers (uid TEXT NOT NULL, collector TEXT NOT NULL,
-    origin_ms INTEGER NOT NULL, PRIMARY KEY (uid, collector));
-CREATE TABLE IF NOT EXISTS progress (uid TEXT NOT NULL, source TEXT NOT NULL,
-    read_until_ms INTEGER NOT NULL, PRIMARY KEY (uid, source));
-CREATE TABLE IF NOT EXISTS seen (uid TEXT NOT NULL, source TEXT NOT NULL, row_key TEXT NOT NULL,
-    time_ms INTEGER NOT NULL, PRIMARY KEY (uid, source, row_key)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS totals (uid TEXT NOT NULL, collector TEXT NOT NULL,
-    family TEXT NOT NULL, labels TEXT NOT NULL, value TEXT NOT NULL,
-    PRIMARY KEY (uid, collector, family, labels)) WITHOUT ROWID;
-"""
 UNREADABLE_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
 BUSY_TIMEOUT_SECONDS = 10.0
 # Rows counted are remembered this long past the overlap a sweep reads again: a margin for
@@ -169,6 +163,10 @@ class LedgerFile:
             raise StorageError(f"cannot open {self.path}: {exc.strerror or exc}") from None
         except sqlite3.Error as exc:
             raise self._failure(exc) from None
+        except NewerState as exc:
+            raise StorageError(f"{self.path} was written by a newer release ({exc}): left as "
+                               "it is; run that release, or move the file away to start new "
+                               "totals") from None
 
     def _failure(self, exc: sqlite3.Error) -> StorageError:
         where = self.path or "the state in memory"
@@ -189,12 +187,14 @@ def _progress_key(source: Source, sweep: bool) -> str:
 
 
 def _open(name: str) -> sqlite3.Connection:
+    """A connection to the state, its schema brought up to date (exporter.service.
+    ledger_schema): sqlite3.Error, or NewerState for a state this release must not touch."""
     import sqlite3
     db = sqlite3.connect(name, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
                          check_same_thread=False)
     try:
-        db.executescript(SCHEMA)
-    except sqlite3.Error:
+        bring_up_to_date(db)
+    except BaseException:
         db.close()
         raise
     return db
@@ -205,7 +205,6 @@ def _rollback(db: sqlite3.Cursor) -> None:
     with contextlib.suppress(sqlite3.Error):
         if db.connection.in_transaction:
             db.execute("ROLLBACK")
-
 
 
 class LedgerFiles:

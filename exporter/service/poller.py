@@ -9,9 +9,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 from exporter.bybit.budget import BudgetClosed
 from exporter.bybit.client import BybitClient
-from exporter.bybit.endpoint import Context, Endpoint, InvalidResponse, Target, next_cursor
-from exporter.bybit.errors import PollError, Reason
+from exporter.bybit.answers import InvalidResponse, next_cursor
+from exporter.bybit.endpoint import Context, Endpoint, Target
+from exporter.bybit.errors import PollError
 from exporter.metrics.fields import Translation
+from exporter.metrics.reasons import Reason
 from exporter.service.store import Store, TargetKey
 
 log = logging.getLogger("exporter.collection")

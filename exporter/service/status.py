@@ -1,5 +1,6 @@
 """The status page's view of a running Exporter: every target's latest state, when it will be
-polled next, and the exporter's own facts. Read only; the page is rendered by exporter.web."""
+polled next, and the exporter's own facts, as the StatusView that exporter.web.status renders
+(the web layer defines what it is given; the service fills it). Read only."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def _row(state: TargetState, now: float, stale_after: float,
     stale = state.last_success is not None and now - state.last_success > stale_after
     return TargetRow(
         account=state.key.account, collector=state.key.collector, labels=_labels(state),
-        state=condition, reason=str(state.failure_reason or ""),
+        state=condition, reason=state.failure_reason or "",  # a StrEnum: a str
         message=state.failure_message, last_success=state.last_success,
         interval=state.interval, next_poll=next_poll, unreadable=unreadable,
         rate_limit_remaining=state.rate_limit_remaining, stale=stale)
@@ -55,7 +56,10 @@ def _row(state: TargetState, now: float, stale_after: float,
 
 def _labels(state: TargetState) -> tuple[tuple[str, str], ...]:
     """The target's own labels, but the collector's name: its column says it."""
-    return tuple(label for label in state.key.labels if label != ("collector", state.key.collector))
+    labels, collector = state.key.labels, ("collector", state.key.collector)
+    if labels == (collector,):  # most targets: nothing else
+        return ()
+    return tuple(label for label in labels if label != collector)
 
 
 def _next_poll(scheduled: float | None, poller: Poller | None, now: float,

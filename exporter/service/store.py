@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from exporter.bybit.errors import Reason
 from exporter.metrics.family import HealthFamilies
 from exporter.metrics.fields import Translation
+from exporter.metrics.reasons import Reason
 # The snapshot types live with the renderer, which must not import the polling side; they are
 # re-exported here for the polling side's own modules.
 from exporter.metrics.snapshot import Listener as Listener

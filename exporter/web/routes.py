@@ -9,7 +9,7 @@ import gzip
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from exporter.web.protocol import TEXT
 from exporter.web.status import StatusView, render as render_status
@@ -70,7 +70,7 @@ def handle(app: WebApp, web: WebConfig, method: str, target: str,
     elif path in GET_PATHS and method not in ("GET", "HEAD"):
         response = text(405, b"Method not allowed\n", ("Allow", "GET, HEAD"))
     else:
-        response = _get(app, path, lowered)
+        response = _get(app, target, lowered)
     return replace(response, body=b"") if method == "HEAD" else response
 
 
@@ -92,11 +92,12 @@ def unauthorized() -> Response:
                 ("WWW-Authenticate", 'Basic realm="bybit-exporter", charset="UTF-8"'))
 
 
-def _get(app: WebApp, path: str, headers: Mapping[str, str]) -> Response:
+def _get(app: WebApp, target: str, headers: Mapping[str, str]) -> Response:
+    path = _path(target)
     if path == "/metrics":
         return _metrics(app, _wants_gzip(headers))
     if path == "/":
-        return _status_page(app, _wants_gzip(headers))
+        return _status_page(app, _wants_gzip(headers), _parameter(target, "account"))
     if path == "/-/healthy":
         return text(200, b"Healthy\n")
     if path == "/-/ready":
@@ -108,6 +109,12 @@ def _get(app: WebApp, path: str, headers: Mapping[str, str]) -> Response:
 
 def _path(target: str) -> str:
     return target.split("?", 1)[0]
+
+
+def _parameter(target: str, name: str) -> str:
+    """The first value of a query parameter ("" without one)."""
+    query = target.split("?", 1)[1] if "?" in target else ""
+    return parse_qs(query, keep_blank_values=True).get(name, [""])[0]
 
 
 def _wants_gzip(lowered: Mapping[str, str]) -> bool:
@@ -127,12 +134,14 @@ def _metrics(app: WebApp, wants_gzip: bool) -> Response:
     return Response(200, tuple(headers), body)
 
 
-def _status_page(app: WebApp, wants_gzip: bool) -> Response:
+def _status_page(app: WebApp, wants_gzip: bool, account: str) -> Response:
+    """The status page, its accounts filtered by `account` (part of a name); without a view
+    of the service, a page of links."""
     if app.status is None:
         body = LANDING_PAGE
     else:
         try:
-            body = render_status(app.status())
+            body = render_status(app.status(), account)
         except Exception:
             log.exception("rendering the status page failed")
             return text(500, b"Internal error while rendering the status page\n")

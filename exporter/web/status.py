@@ -1,22 +1,25 @@
-"""The status page at `/`: a plain view of every target of this shard and of the exporter
-itself, rendered to HTML. Pure: a StatusView in, bytes out; no JavaScript. Every text that
-came from a config or from Bybit (account names, labels, messages, field previews) is escaped."""
+"""The status page at `/`: every account of this shard on one line, its collectors folded into
+it (`<details>`), accounts with a failing collector first and unfolded, a filter by account
+name (`/?account=...`, a plain GET form), and the exporter's own facts. Pure: a StatusView in,
+bytes out; no JavaScript. Every text that came from a config, from Bybit or from the request
+(account names, labels, messages, field previews, the filter) is escaped."""
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from html import escape
+from typing import NamedTuple
 
 LINKS = (("metrics", "Metrics"), ("-/healthy", "Health"), ("-/ready", "Readiness"))
 FAILING, PENDING, UP = "failing", "pending", "up"
 _ORDER = {FAILING: 0, PENDING: 1, UP: 2}
-_UNITS = ((86400, "d"), (3600, "h"), (60, "m"), (1, "s"))
 
 
-@dataclass(frozen=True)
-class TargetRow:
-    """One collector of one account (with its own labels, e.g. account_type)."""
+class TargetRow(NamedTuple):
+    """One collector of one account (with its own labels, e.g. account_type). A NamedTuple:
+    a view of 2,000 accounts makes 14,000 of them, four times faster than a dataclass."""
 
     account: str
     collector: str
@@ -48,32 +51,83 @@ class StatusView:
     rows: tuple[TargetRow, ...]
 
 
-def render(view: StatusView) -> bytes:
-    rows = sorted(view.rows, key=lambda r: (_ORDER.get(r.state, 0), r.account, r.collector,
-                                            r.labels))
-    failing = sum(1 for row in rows if row.state == FAILING)
-    parts = [_HEAD, _header(view, rows, failing), _TABLE_HEAD]
-    parts.extend([_row(row, view.now) for row in rows] or [_NO_ROWS])
+@dataclass(frozen=True)
+class AccountRow:
+    """One account's line, and its collectors folded into it."""
+
+    name: str
+    state: str  # its worst collector's
+    rows: list[TargetRow]  # failing first, then pending, then by collector
+
+
+def accounts_of(rows: tuple[TargetRow, ...]) -> list[AccountRow]:
+    """Every account, those with a failing collector first, then those not polled yet, then
+    the rest, each by name."""
+    grouped: dict[str, list[TargetRow]] = {}
+    for row in rows:
+        grouped.setdefault(row.account, []).append(row)
+    found = []
+    for name, own in grouped.items():
+        own.sort(key=lambda r: (_ORDER.get(r.state, 0), r.collector, r.labels))
+        found.append(AccountRow(name, own[0].state if own[0].state in _ORDER else FAILING, own))
+    found.sort(key=lambda account: (_ORDER[account.state], account.name))
+    return found
+
+
+def matches(name: str, wanted: str) -> bool:
+    """The filter: a part of the name, in any case ("" matches every account)."""
+    return wanted.casefold() in name.casefold()
+
+
+def render(view: StatusView, account: str = "") -> bytes:
+    """The page; `account` filters the accounts shown, whose collectors are then unfolded."""
+    accounts = accounts_of(view.rows)
+    wanted = account.strip()
+    shown = [found for found in accounts if matches(found.name, wanted)]
+    parts = [_HEAD, _header(view, accounts), _filter(wanted, len(shown), len(accounts))]
+    for found in shown:
+        parts.append(_account(found, view.now, opened=bool(wanted) or found.state == FAILING))
+    if not shown:
+        parts.append(f'<p class="none dim">No account matches &ldquo;{escape(wanted)}&rdquo;.'
+                     "</p>" if wanted else '<p class="none dim">No accounts in this shard.</p>')
     parts.append(_FOOT)
     return "".join(parts).encode()
 
 
 def age(seconds: float) -> str:
     """A duration in its two largest units: 3s, 4m 5s, 5m, 2h 10m, 3d 4h."""
-    s = max(0, int(seconds))
-    for (size, name), (smaller, small_name) in zip(_UNITS, _UNITS[1:]):
-        if s >= size:
-            rest = s % size // smaller
-            return f"{s // size}{name} {rest}{small_name}" if rest else f"{s // size}{name}"
-    return f"{s}s"
+    s = int(seconds) if seconds > 0 else 0
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return _two(s, 60, "m", 1, "s")
+    if s < 86400:
+        return _two(s, 3600, "h", 60, "m")
+    return _two(s, 86400, "d", 3600, "h")
+
+
+def _two(s: int, size: int, name: str, smaller: int, small_name: str) -> str:
+    rest = s % size // smaller
+    return f"{s // size}{name} {rest}{small_name}" if rest else f"{s // size}{name}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _interval(seconds: float) -> str:
+    """age() of a poll interval: a handful of values, shared by thousands of rows."""
+    return age(seconds)
 
 
 def utc(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
+    return _utc_second(int(timestamp))
 
 
-def _header(view: StatusView, rows: list[TargetRow], failing: int) -> str:
-    accounts = len({row.account for row in rows})
+@functools.lru_cache(maxsize=4096)
+def _utc_second(second: int) -> str:
+    """Polls land within an interval of each other: a few hundred distinct seconds."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(second))
+
+
+def _header(view: StatusView, accounts: list[AccountRow]) -> str:
     reload = ("OK" if view.reload_ok else "failed: the previous config is in force")
     if view.reload_success_time is not None:
         reload += f", last loaded {age(view.now - view.reload_success_time)} ago"
@@ -88,9 +142,12 @@ def _header(view: StatusView, rows: list[TargetRow], failing: int) -> str:
         ("Request budget in use", f"{view.budget_in_use} of {view.budget_limit} per "
                                   f"{view.budget_window:g} s"),
     )
-    summary = (f'<p class="summary"><b>{accounts}</b> account{"s" * (accounts != 1)}, '
-               f'<b>{len(rows)}</b> target{"s" * (len(rows) != 1)}: '
+    failing = sum(1 for row in view.rows if row.state == FAILING)
+    failing_accounts = sum(1 for found in accounts if found.state == FAILING)
+    summary = (f'<p class="summary"><b>{len(accounts)}</b> {_plural(len(accounts), "account")}, '
+               f'<b>{len(view.rows)}</b> {_plural(len(view.rows), "target")}: '
                f'<span class="{"bad" if failing else "ok"}"><b>{failing}</b> failing</span>'
+               f' in <b>{failing_accounts}</b> {_plural(failing_accounts, "account")}'
                f' &middot; as of {utc(view.now)}</p>')
     nav = " ".join(f'<a href="{href}">{label}</a>' for href, label in LINKS)
     cards = "".join(f'<div class="fact"><div class="k">{key}</div><div class="v">{value}</div>'
@@ -99,8 +156,59 @@ def _header(view: StatusView, rows: list[TargetRow], failing: int) -> str:
             f'<section class="facts">{cards}</section>{summary}')
 
 
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else word + "s"
+
+
 def _good(ok: bool, text: str) -> str:
     return f'<span class="{"ok" if ok else "bad"}">{escape(text)}</span>'
+
+
+def _filter(wanted: str, shown: int, total: int) -> str:
+    """A plain GET form: submitting it asks for `?account=<what was typed>`."""
+    reset = ' <a href="?">Show all</a>' if wanted else ""
+    return (f'<form class="filter" method="get"><label for="account">Account</label> '
+            f'<input id="account" name="account" type="search" value="{escape(wanted)}" '
+            f'placeholder="a name, or part of one"> <button type="submit">Filter</button>'
+            f'{reset} <span class="dim">{shown} of {total} {_plural(total, "account")} shown'
+            f"</span></form>\n")
+
+
+def _account(account: AccountRow, now: float, opened: bool) -> str:
+    state = account.state
+    rows = account.rows
+    failing = [row for row in rows if row.state == FAILING]
+    pending = sum(1 for row in rows if row.state == PENDING)
+    if failing:
+        counts = f"{len(failing)} of {len(rows)} failing"
+    elif pending:
+        counts = f"{pending} of {len(rows)} pending"
+    else:
+        counts = f"{len(rows)} {_plural(len(rows), 'collector')} up"
+    notes = [_reasons(failing)] if failing else []
+    stale = [row.collector for row in rows if row.stale]
+    if stale:
+        notes.append(f'<span class="dim">stale: {escape(", ".join(dict.fromkeys(stale)))}'
+                     "</span>")
+    unreadable = sum(len(row.unreadable) for row in rows)
+    if unreadable:
+        notes.append(f"{unreadable} unreadable {_plural(unreadable, 'field')}")
+    body = "".join([_row(row, now) for row in rows])
+    return (f'<details class="account {state}"{" open" if opened else ""}><summary>'
+            f'<span class="badge {state}">{state.upper()}</span>'
+            f'<span class="acct">{escape(account.name)}</span>'
+            f'<span class="counts">{counts}</span><span class="notes">{" ".join(notes)}</span>'
+            f"</summary>{_TABLE_HEAD}{body}</tbody></table></details>\n")
+
+
+def _reasons(failing: list[TargetRow]) -> str:
+    """The failing collectors, by reason: `permission` assets, funding."""
+    by_reason: dict[str, list[str]] = {}
+    for row in failing:
+        by_reason.setdefault(row.reason, []).append(row.collector)
+    return " ".join(f'<span class="reason">{escape(reason or "?")}</span> '
+                    f"{escape(', '.join(dict.fromkeys(collectors)))}"
+                    for reason, collectors in by_reason.items())
 
 
 def _row(row: TargetRow, now: float) -> str:
@@ -125,11 +233,11 @@ def _row(row: TargetRow, now: float) -> str:
     if row.reason:
         problem = (f'<span class="reason">{escape(row.reason)}</span> '
                    f'<span class="msg">{escape(row.message)}</span>')
-    return (f'<tr class="{state}"><td><span class="badge {state}">'
-            f'{state.upper()}</span></td><td class="acct">{escape(row.account)}</td>'
+    return (f'<tr class="{state}"><td><span class="badge {state}">{state.upper()}</span></td>'
             f'<td>{escape(row.collector)} {labels}</td><td>{last}</td>'
-            f'<td>{age(row.interval)}</td><td>{next_poll}</td><td class="num">{remaining}</td>'
-            f'<td class="wrap">{unreadable}</td><td class="wrap problem">{problem}</td></tr>\n')
+            f'<td>{_interval(row.interval)}</td><td>{next_poll}</td>'
+            f'<td class="num">{remaining}</td><td class="wrap">{unreadable}</td>'
+            f'<td class="wrap problem">{problem}</td></tr>')
 
 
 _CSS = """
@@ -147,14 +255,26 @@ main{padding:16px 24px}
 .fact .k{font-size:12px;color:#7b8794;text-transform:uppercase;letter-spacing:.4px}
 .fact .v{font-size:15px;font-weight:500}
 .summary{margin:16px 0 8px}
+.filter{margin:0 0 12px;display:flex;align-items:center;gap:8px;flex-wrap:wrap}
+.filter input{font:inherit;padding:3px 8px;border:1px solid #cbd2d9;border-radius:4px;
+min-width:18em}
+.filter button{font:inherit;padding:3px 12px;border:1px solid #9aa5b1;border-radius:4px;
+background:#fff;cursor:pointer}
 .ok{color:#137333}.bad{color:#c5221f}.dim{color:#9aa5b1}
 .mono,.reason,.label{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12.5px}
-table{width:100%;border-collapse:collapse;background:#fff;border:1px solid #e4e7eb}
-th{position:sticky;top:0;background:#e4e7eb;text-align:left;font-weight:600;font-size:12.5px;
-padding:6px 10px;white-space:nowrap}
-td{padding:6px 10px;border-top:1px solid #eef1f4;vertical-align:top;white-space:nowrap}
-td.wrap{white-space:normal}td.problem{min-width:18em}
-td.num{text-align:right}td.acct{font-weight:600}
+details.account{background:#fff;border:1px solid #e4e7eb;border-top:none}
+details.account:first-of-type{border-top:1px solid #e4e7eb}
+summary{padding:6px 10px;cursor:pointer}summary::marker{color:#9aa5b1}
+summary>span{display:inline-block;margin-left:12px;vertical-align:baseline}
+details.failing>summary{background:#fdf0ef}
+details[open]>summary{border-bottom:1px solid #eef1f4}
+summary .acct{font-weight:600;min-width:14em}summary .counts{min-width:9em;color:#52606d}
+table{width:100%;border-collapse:collapse;margin:0 0 8px}
+th{text-align:left;font-weight:600;font-size:12px;color:#52606d;padding:4px 10px;
+white-space:nowrap}
+td{padding:5px 10px;border-top:1px solid #eef1f4;vertical-align:top;white-space:nowrap}
+td.wrap{white-space:normal}td.problem{min-width:18em;width:100%}
+td.num{text-align:right}
 tr.failing td{background:#fdf0ef}
 .badge{display:inline-block;min-width:66px;text-align:center;padding:1px 6px;border-radius:10px;
 font-size:11.5px;font-weight:700;color:#fff}
@@ -162,13 +282,13 @@ font-size:11.5px;font-weight:700;color:#fff}
 .label{background:#eef1f4;border-radius:4px;padding:0 5px;margin-left:4px;color:#52606d}
 .reason{background:#fbd9d6;color:#a50e0e;border-radius:4px;padding:0 5px;font-weight:600}
 .msg{word-break:break-word}
+.none{padding:8px 10px;background:#fff;border:1px solid #e4e7eb}
 """
 _HEAD = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
          '<meta name="viewport" content="width=device-width, initial-scale=1">'
          f"<title>Bybit Exporter</title><style>{_CSS}</style></head><body>")
-_TABLE_HEAD = ("<table><thead><tr><th>State</th><th>Account</th><th>Collector</th>"
-               "<th>Last success</th><th>Interval</th><th>Next poll</th>"
-               "<th>Rate limit left</th><th>Unreadable fields</th><th>Failure: reason, "
-               "Bybit's message</th></tr></thead><tbody>\n")
-_NO_ROWS = '<tr><td colspan="9" class="dim">No accounts in this shard.</td></tr>'
-_FOOT = "</tbody></table></main></body></html>\n"
+_TABLE_HEAD = ("<table><thead><tr><th>State</th><th>Collector</th><th>Last success</th>"
+               "<th>Interval</th><th>Next poll</th><th>Rate limit left</th>"
+               "<th>Unreadable fields</th><th>Failure: reason, Bybit's message</th></tr></thead>"
+               "<tbody>")
+_FOOT = "</main></body></html>\n"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from exporter.bybit.endpoint import Context, Endpoint, collector_target, result_of
+from exporter.bybit.answers import result_of
+from exporter.bybit.endpoint import Context, Endpoint, collector_target
 from exporter.metrics.family import gauge
 from exporter.metrics.fields import Field, Reader, Translation, text
 

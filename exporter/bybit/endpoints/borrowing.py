@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from exporter.bybit.endpoint import (Context, Endpoint, InvalidResponse, collector_target,
-                                     list_of, result_of)
+from exporter.bybit.answers import InvalidResponse, list_of, result_of
+from exporter.bybit.endpoint import Context, Endpoint, collector_target
 from exporter.metrics.family import gauge
 from exporter.metrics.fields import Field, Reader, Translation, Unreadable, number, numbers
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from exporter.bybit.endpoint import Context, Endpoint, collector_target, named_entries, result_of
+from exporter.bybit.answers import named_entries, result_of
+from exporter.bybit.endpoint import Context, Endpoint, collector_target
 from exporter.bybit.endpoints.wallet import COIN_VALUE_USD, COIN_WALLET_BALANCE
 from exporter.metrics.family import gauge
 from exporter.metrics.fields import Field, Reader, Translation, number

@@ -7,8 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from exporter.bybit.endpoint import (Context, Endpoint, chosen_by_evidence, collector_target,
-                                     list_of, name_of, result_of)
+from exporter.bybit.answers import list_of, name_of, result_of
+from exporter.bybit.endpoint import Context, Endpoint, chosen_by_evidence, collector_target
 from exporter.bybit.endpoints import positions
 from exporter.bybit.endpoints.wallet import NOT_LISTED, UNKNOWN, CoinEvidence
 from exporter.metrics.family import gauge

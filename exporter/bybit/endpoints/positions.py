@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
-from exporter.bybit.endpoint import (Context, Endpoint, InvalidResponse, chosen_by_evidence,
-                                     collector_target, list_of, name_of, result_of)
+from exporter.bybit.answers import InvalidResponse, list_of, name_of, result_of
+from exporter.bybit.endpoint import Context, Endpoint, chosen_by_evidence, collector_target
 from exporter.metrics.family import Family, gauge
 from exporter.metrics.fields import (Field, Reader, Translation, Unreadable, flag, millis_time,
                                      nonzero, number, numbers, rank, text)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
 
-from exporter.bybit.endpoint import (Context, Endpoint, InvalidResponse, Target, named_entries,
-                                     result_of)
+from exporter.bybit.answers import InvalidResponse, named_entries, result_of
+from exporter.bybit.endpoint import Context, Endpoint, Target
 from exporter.metrics.family import WALLET_HEALTH, gauge
 from exporter.metrics.fields import (Field, Reader, Translation, Unreadable, flag, number,
                                      numbers)
