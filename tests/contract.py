@@ -24,7 +24,7 @@ import _jsonnet  # type: ignore[import-untyped]
 import exporter
 from exporter.account import ACCOUNT_TYPES, ENDPOINTS as ENDPOINT_NAMES
 from exporter.bybit.endpoints import ENDPOINTS
-from exporter.bybit.errors import REASONS
+from exporter.metrics.reasons import REASONS
 from exporter.cli import FLAGS
 from exporter.config import ACCOUNT_KEYS, TOP_KEYS
 from exporter.metrics.family import (COLLECTOR_HEALTH, EXPORTER_FAMILIES, INVALID_FIELDS,

@@ -15,7 +15,8 @@ from typing import Any
 
 from exporter.bybit.endpoint import Endpoint
 from exporter.bybit.endpoints import ENDPOINTS
-from exporter.bybit.errors import EXPLANATIONS, REASONS
+from exporter.bybit.errors import EXPLANATIONS
+from exporter.metrics.reasons import REASONS
 from exporter.cli import FLAGS
 from exporter.config import DEFAULT_COLLECT, UNIFIED_ONLY, Account, Secret
 from exporter.metrics.family import (COLLECTOR_HEALTH, EXPORTER_FAMILIES, INVALID_FIELDS,

@@ -5,10 +5,11 @@ documented in docs/; every metric and alert the text names exists."""
 
 import re
 
-from exporter.bybit.errors import EXPLANATIONS, REASONS
+from exporter.bybit.errors import EXPLANATIONS
+from exporter.metrics.reasons import REASONS
 from exporter.cli import FLAGS
 from exporter.config import ACCOUNT_KEYS, TOP_KEYS, load_text
-from exporter.metrics.catalogue import SERVED
+from exporter.service.catalogue import SERVED
 from tests import readme_tables
 from tests.conftest import REPO
 
