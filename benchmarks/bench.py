@@ -517,7 +517,7 @@ def bench_capacity() -> None:
     thousand = plan(accounts(1000))
     report("margin data fresh every interval, typical evidence", f"{typical}",
            f">= 1000 (previous {worst})", typical >= 1000)
-    report("  worst case: positions in all three settle coins", f"{worst}", "", None)
+    report("  worst case: positions in every category", f"{worst}", "", None)
     unstretched = int(budget / one.wanted_rate)
     report("  every collector at its own interval (none stretched)", f"{unstretched}", "", None)
     report("1,000 accounts: margin requests per 5 s (typical/worst)",

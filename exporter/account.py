@@ -24,8 +24,8 @@ ENDPOINTS = {
 }
 
 # the collectors polled when the config names none (exporter.config checks each is known)
-DEFAULT_COLLECT = ("wallet", "account_info", "positions", "orders", "borrowing", "assets",
-                   "funding", "api_key", "transactions")
+DEFAULT_COLLECT = ("wallet", "account_info", "positions", "orders", "borrowing", "options",
+                   "assets", "funding", "api_key", "transactions")
 
 
 class Secret:

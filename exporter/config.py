@@ -27,7 +27,9 @@ DEFAULTS = {"poll_interval": 30.0, "timeout": 10.0, "stale_after": 300.0}
 # collectors that only a Unified account answers: what each reads
 UNIFIED_ONLY = {"transactions": "the Unified account's transaction log",
                 "orders": "the Unified account's open orders",
-                "borrowing": "the Unified account's collateral info"}
+                "borrowing": "the Unified account's collateral info",
+                "options": "the Unified account's option greeks and margin",
+                "mmp": "the Unified account's market-maker protection"}
 MAX_HISTORY_SECONDS = 730 * 86400.0  # Bybit keeps two years of the transaction log
 TOP_KEYS = {"poll_interval", "timeout", "stale_after", "collect", "accounts", "intervals",
             "transactions_since"}

@@ -263,8 +263,8 @@ def test_collectors_per_account_and_by_default():
     assert [a.collect for a in config.accounts] == [("wallet", "members"),
                                                     ("wallet", "positions")]
     assert load(MINIMAL).accounts[0].collect == (
-        "wallet", "account_info", "positions", "orders", "borrowing", "assets", "funding",
-        "api_key", "transactions")
+        "wallet", "account_info", "positions", "orders", "borrowing", "options", "assets",
+        "funding", "api_key", "transactions")
     with pytest.raises(ConfigError) as caught:
         load(MINIMAL + "    collect: [wallet, everything]\n")
     assert caught.value.problems[0].startswith("accounts[0].collect[1]: must be one of wallet,")
@@ -284,7 +284,8 @@ CLASSIC = MINIMAL.split("accounts:\n")[1].replace("main", "classic") + \
 @pytest.mark.parametrize("collector, what", [
     ("transactions", "the Unified account's transaction log"),
     ("orders", "the Unified account's open orders"),
-    ("borrowing", "the Unified account's collateral info")])
+    ("borrowing", "the Unified account's collateral info"),
+    ("options", "the Unified account's option greeks and margin")])
 def test_unified_only_collectors_are_on_by_default_where_there_is_a_unified_account(collector,
                                                                                     what):
     config = load(MINIMAL + CLASSIC)

@@ -12,7 +12,8 @@ from exporter.bybit.endpoint import Context, Endpoint
 from exporter.bybit.endpoints import ENDPOINTS
 from exporter.config import Account, Secret
 from exporter.metrics.fields import (UNREADABLE_EXAMPLES, Field, Translation, amount, bound_list,
-                                     flag, millis_time, nonzero, number, rank, text, timestamp)
+                                     flag, millis_time, milliseconds, nonzero, number, rank, text,
+                                     timestamp)
 
 ACCOUNT = Account(name="a", api_key=Secret("k"), api_secret=Secret("s"), rsa_private_key=None,
                   account_types=("UNIFIED",), coins=(), endpoint="https://api.bybit.com",
@@ -31,6 +32,7 @@ READABLE: dict[Any, st.SearchStrategy[Any]] = {
     nonzero: st.sampled_from(["", "0", "0.00", "61000.5", "-3", "1e-8"]) | st.integers(-9, 9),
     rank: st.sampled_from(["", 0, 1, 5, "3", "0"]),
     millis_time: st.sampled_from(["", "0", 0, "1796515200000", 1796515200123]),
+    milliseconds: st.sampled_from(["", "0", "5000", "100000", 2500]),
     text: st.sampled_from(["", "Buy", "Sell", "ISOLATED_MARGIN", "REGULAR_MARGIN"]),
     bound_list: st.sampled_from([["*"], [], ["192.0.2.1"], ["192.0.2.1", "198.51.100.7"]]),
 }
@@ -50,7 +52,9 @@ def answer(endpoint: Endpoint, values: list[Any]) -> list[Any]:
 
 def translate(endpoint: Endpoint, payloads: list[Any]) -> Translation:
     target = endpoint.targets(ACCOUNT)[0]
-    return endpoint.translate(payloads, Context(dict(target.labels), PRICES, WALLET_COINS))
+    queries = target.queries[:len(payloads)]  # the query of each answer, where it matters
+    return endpoint.translate(payloads, Context(dict(target.labels), PRICES, WALLET_COINS,
+                                                queries=queries))
 
 
 def samples(translation: Translation) -> set[tuple[str, tuple[str, ...], float]]:

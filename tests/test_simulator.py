@@ -931,10 +931,10 @@ def test_demo_accounts_and_their_collectors(demo):
     assert {name: d.account_types for name, (d, _) in by_name.items()} == {
         "demo-unified": ("UNIFIED",), "demo-classic": ("SPOT", "CONTRACT"),
         "demo-leveraged": ("UNIFIED",), "demo-isolated": ("UNIFIED",)}
-    default = ("wallet", "account_info", "positions", "orders", "borrowing", "assets",
-               "funding", "api_key", "transactions")
+    default = ("wallet", "account_info", "positions", "orders", "borrowing", "options",
+               "assets", "funding", "api_key", "transactions")
     assert by_name["demo-unified"][0].collect == default + ("members", "deposits")
-    unified_only = ("orders", "borrowing", "transactions")  # no Unified account to ask
+    unified_only = ("orders", "borrowing", "options", "transactions")  # no Unified account
     assert by_name["demo-classic"][0].collect == tuple(c for c in default
                                                         if c not in unified_only)
     assert all(d.collect == default for name, (d, _) in by_name.items()

@@ -12,6 +12,7 @@ from exporter.metrics.family import COLLECTOR_HEALTH, Family, HealthFamilies
 from exporter.metrics.fields import Field, Translation
 
 Labels = tuple[tuple[str, str], ...]
+Instrument = tuple[str, str]  # (category, symbol)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Context:
     labels: Mapping[str, str]
     prices: Mapping[str, float] = field(default_factory=dict)
     wallet_coins: frozenset[str] | None = None
+    expiries: Mapping[Instrument, float] = field(default_factory=dict)  # Unix seconds
+    queries: tuple[str, ...] = ()  # the query of each answer, in order (when it matters)
 
 
 Translate = Callable[[Sequence[Any], Context], Translation]
@@ -63,6 +66,12 @@ class Endpoint:
     # requests per poll at an interval with the wallet's typical evidence (queries chosen by
     # it, exporter.service.evidence); None: every query every poll
     typical_requests: Callable[[float], float] | None = None
+    # a poll that asks no query keeps the last answer (True), or answers nothing (False: the
+    # evidence said there is nothing to find)
+    keeps_unasked: bool = False
+    answer_codes: frozenset[int] = frozenset()  # retCodes that answer (no MMP), not fail
+    # the instruments an answer names whose expiry the translation wants (Context.expiries)
+    instruments: Callable[[Sequence[Any]], set[Instrument]] | None = None
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -70,6 +79,14 @@ class Endpoint:
 
     def requests_per_poll(self, account: Account) -> int:
         return sum(len(target.queries) for target in self.targets(account))
+
+    def request(self, query: str) -> tuple[str, str]:
+        """The path and query string of one of its queries: a query may name a path of its own
+        ("/v5/asset/coin-greeks?baseCoin=BTC"), for a collector that reads two endpoints."""
+        if not query.startswith("/"):
+            return self.path, query
+        path, _, own = query.partition("?")
+        return path, own
 
 
 def chosen_by_evidence(queries: int, refresh: float, typical: int = 1

@@ -123,6 +123,12 @@ def millis_time(value: Any) -> float | None:
     return result / 1000 or None
 
 
+def milliseconds(value: Any) -> float | None:
+    """Seconds from a duration in milliseconds (a number)."""
+    result = number(value)
+    return None if result is None else result / 1000
+
+
 def text(value: Any) -> str | None:
     """A short printable string, for a label value."""
     if value is None or value == "":
@@ -153,6 +159,7 @@ UNREADABLE_EXAMPLES: Mapping[Kind, tuple[Any, ...]] = {
     nonzero: ("abc", "NaN", "1e999", "1,5", {}, [1], True),
     rank: ("high", -1, 1.5, "1.5", "-2", True, {}),
     millis_time: ("soon", -5, 1.5e12, "2026-12-06", True, {}),
+    milliseconds: ("abc", "NaN", "1e999", "1,5", {}, [1], True),
     text: ({}, [], True, "x" * 100),
     bound_list: ("*", [1], {}, 3),
 }

@@ -12,9 +12,11 @@ from exporter.bybit.budget import RequestBudget
 from exporter.bybit.client import BybitClient, environ_proxies, new_session
 from exporter.bybit.clock import ServerClock
 from exporter.bybit.endpoints import BY_COLLECTOR
+from exporter.bybit.instruments import Expiries, no_expiries
 from exporter.service.ledger_poller import LedgerPoller
 from exporter.service.ledger_state import LedgerFiles
-from exporter.service.evidence import WalletEvidence, order_queries, position_queries
+from exporter.service.evidence import (BaseCoinQueries, OptionBook, WalletEvidence, both,
+                                       option_queries, order_queries, position_queries)
 from exporter.service.poller import Poller, Prices
 from exporter.service.scheduling import DRIFT_FRACTION, PollScheduler, spread
 from exporter.service.store import Store, TargetKey, TargetSpec
@@ -68,6 +70,7 @@ class Shared:
     timeout: float
     # running totals, in --storage.path or memory
     ledgers: LedgerFiles = field(default_factory=lambda: LedgerFiles(None))
+    expiries: Expiries = no_expiries  # when options and dated futures expire, per host
 
 
 class AccountRunner:
@@ -85,11 +88,12 @@ class AccountRunner:
         self._connect_evidence()
 
     def _connect_evidence(self) -> None:
-        """Positions and orders are asked where the evidence calls for them, and borrowing
-        reads the wallet's coins (exporter.service.evidence). Without the wallet collector
-        every query is asked every time."""
-        wallet, positions, orders = (self.pollers.get(name)
-                                     for name in ("wallet", "positions", "orders"))
+        """Positions, orders, options and MMP are asked where the evidence calls for them, and
+        borrowing reads the wallet's coins (exporter.service.evidence). Without the wallet
+        collector every position and order query is asked every time."""
+        found = {name: self.pollers.get(name)
+                 for name in ("wallet", "positions", "orders", "options", "mmp")}
+        wallet, positions, orders, options, mmp = found.values()
         evidence = None
         if wallet is not None:
             evidence = WalletEvidence(self.account.account_types, not self.account.coins,
@@ -104,6 +108,19 @@ class AccountRunner:
         if orders is not None:
             chosen = order_queries(evidence, held, self._max_age(orders))
             orders.observe, orders.choose = chosen.observe, chosen
+        self._connect_options(positions, options, mmp)
+
+    def _connect_options(self, positions: Poller | None, options: Poller | None,
+                         mmp: Poller | None) -> None:
+        book = OptionBook()
+        if positions is not None:
+            positions.observe = both(positions.observe, book.observe_positions)
+        if options is not None:
+            chosen = option_queries(book, self._max_age(options))
+            options.observe, options.choose = both(chosen.observe, book.observe_greeks), chosen
+        if mmp is not None:
+            coins = BaseCoinQueries(book)
+            mmp.observe, mmp.choose = coins.observe, coins
 
     def _max_age(self, poller: Poller) -> float:
         """How long a poller's answers are evidence: one interval, its drift and a timeout."""
@@ -115,7 +132,9 @@ class AccountRunner:
             # transactions_since backfills every money-flow log, deposits' included
             return LedgerPoller(endpoint, self.client, self.shared.store, interval, self.ledger,
                                 self.account.transactions_since, self.shared.prices)
-        return Poller(endpoint, self.client, self.shared.store, interval, self.shared.prices)
+        poller = Poller(endpoint, self.client, self.shared.store, interval, self.shared.prices)
+        poller.expiries = self.shared.expiries
+        return poller
 
     def job_id(self, collector: str) -> str:
         return f"{self.account.name}/{collector}"

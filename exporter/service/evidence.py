@@ -12,7 +12,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from exporter.bybit.endpoint import Target
-from exporter.bybit.endpoints import orders, positions, wallet
+from exporter.bybit.endpoints import mmp, options, orders, positions, wallet
 from exporter.bybit.endpoints.wallet import CoinEvidence
 
 Answers = Sequence[tuple[str, Any]]  # (query, payload) of every page a poll fetched
@@ -72,8 +72,10 @@ class ChosenQueries:
     and every query at least every `refresh` seconds."""
 
     def __init__(self, called: Callable[[], set[str] | None], lists_any: Callable[[Any], bool],
-                 refresh: float, max_age: float, monotonic: Callable[[], float] = time.monotonic):
+                 refresh: float, max_age: float, monotonic: Callable[[], float] = time.monotonic,
+                 first: tuple[str, ...] = ()):
         self.called = called
+        self.first = first  # asked on the first poll: what the evidence can never rule out
         self.lists_any = lists_any
         self.refresh = refresh
         self.max_age = max_age  # holding() is not trusted once older than this
@@ -99,12 +101,14 @@ class ChosenQueries:
 
     def __call__(self, target: Target) -> tuple[str, ...]:
         now = self.monotonic()
-        if self._first is None:
-            self._first = now
+        first = self._first is None
+        since = self._first = now if self._first is None else self._first
         called = self.called()
         wanted = set(target.queries) if called is None else called | self._holding
+        if first:
+            wanted |= set(self.first)
         chosen = tuple(query for query in target.queries if query in wanted
-                       or now - self._last_asked.get(query, self._first) >= self.refresh)
+                       or now - self._last_asked.get(query, since) >= self.refresh)
         for query in chosen:
             self._last_asked[query] = now
         return chosen
@@ -121,7 +125,7 @@ def position_queries(evidence: WalletEvidence, max_age: float,
             {coin: facts.position_margin for coin, facts in found.items()}, evidence.complete)
 
     return ChosenQueries(called, positions.lists_open, positions.REFRESH_SECONDS, max_age,
-                         monotonic)
+                         monotonic, first=positions.UNKNOWABLE)
 
 
 def order_queries(evidence: WalletEvidence | None, held: ChosenQueries | None, max_age: float,
@@ -134,3 +138,85 @@ def order_queries(evidence: WalletEvidence | None, held: ChosenQueries | None, m
         return orders.queries_called_for(holding, found, evidence is None or evidence.complete)
 
     return ChosenQueries(called, orders.lists_any, orders.REFRESH_SECONDS, max_age, monotonic)
+
+
+class OptionBook:
+    """Where the account holds options: the base coins of its open option positions (the
+    positions poller's option query) and those its coin greeks are not 0 in (the options
+    poller); None until either has answered."""
+
+    def __init__(self) -> None:
+        self._by_positions: set[str] | None = None
+        self._by_greeks: set[str] | None = None
+        self._lock = threading.Lock()
+
+    def observe_positions(self, _: Target, answers: Answers) -> None:
+        rows = [payload for query, payload in answers if query == positions.OPTION]
+        if any(query == positions.OPTION for query, _ in answers):  # else: not asked now
+            coins = {symbol.split("-", 1)[0] for symbol in positions.open_symbols(rows)}
+            with self._lock:
+                self._by_positions = coins
+
+    def observe_greeks(self, _: Target, answers: Answers) -> None:
+        coins = set().union(*(options.greeks_held(payload) for _, payload in answers))
+        if any(query == options.GREEKS_PATH for query, _ in answers):
+            with self._lock:
+                self._by_greeks = coins
+
+    def base_coins(self) -> set[str] | None:
+        with self._lock:
+            if self._by_positions is None and self._by_greeks is None:
+                return None
+            return (self._by_positions or set()) | (self._by_greeks or set())
+
+
+def option_queries(book: OptionBook, max_age: float,
+                   monotonic: Callable[[], float] = time.monotonic) -> ChosenQueries:
+    """The options poller's choice: both answers at once at start, then every poll while
+    options are held, and every 5 minutes otherwise."""
+    def called() -> set[str] | None:
+        coins = book.base_coins()
+        return None if coins is None else (set(options.QUERIES) if coins else set())
+
+    return ChosenQueries(called, options.lists_any, options.REFRESH_SECONDS, max_age, monotonic,
+                         first=options.QUERIES)
+
+
+class BaseCoinQueries:
+    """The MMP poller's choice: every base coin the account holds options in, every poll while
+    it holds any; the coins asked before, every 5 minutes, while it holds none. Nothing known
+    yet: the poller asks the planned coins."""
+
+    def __init__(self, book: OptionBook, monotonic: Callable[[], float] = time.monotonic):
+        self.book = book
+        self.monotonic = monotonic
+        self._asked: set[str] = set()
+        self._last: float | None = None
+
+    def __call__(self, _: Target) -> tuple[str, ...]:
+        held, now = self.book.base_coins() or set(), self.monotonic()
+        due = self._last is None or now - self._last >= mmp.REFRESH_SECONDS
+        if not held and not due:
+            return ()
+        self._asked |= held
+        self._last = now
+        return tuple(map(mmp.query_of, sorted(self._asked)))
+
+    def observe(self, _: Target, answers: Answers) -> None:
+        """The coins an answer was asked for (the planned ones, before any evidence)."""
+        self._asked |= {query.removeprefix("baseCoin=") for query, _ in answers}
+
+
+Observer = Callable[[Target, Answers], None]
+
+
+def both(first: Observer | None, second: Observer) -> Observer:
+    """One hook that shows an answer to two observers."""
+    if first is None:
+        return second
+
+    def observe(target: Target, answers: Answers) -> None:
+        first(target, answers)
+        second(target, answers)
+
+    return observe

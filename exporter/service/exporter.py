@@ -24,6 +24,7 @@ from exporter.service import scheduling
 from exporter.service.account import PHASES, AccountRunner, Hosts, Shared
 from exporter.service.ledger_state import LedgerFiles
 from exporter.service.plan import plan
+from exporter.bybit.instruments import ExpiryBook
 from exporter.bybit.prices import PriceBook
 from exporter.service.sharding import Shard
 from exporter.service.store import Store, TargetKey, TargetSpec
@@ -56,6 +57,7 @@ class Exporter:
         self.ledgers = LedgerFiles(storage)
         self.budget = budget or RequestBudget()
         self.prices = PriceBook(self.budget, config.timeout)
+        self.instruments = ExpiryBook(self.budget, config.timeout)
         self.store = Store(config.stale_after)
         self.exposition = FastExposition(self.store, SERVED, self._exporter_samples,
                                          extra=process_metrics())
@@ -119,9 +121,9 @@ class Exporter:
         planned = plan(accounts, self.budget.limit / self.budget.window)
         intervals = planned.intervals
         self._share_budget(planned.margin_rate)
-        self.prices.timeout = config.timeout
+        self.prices.timeout = self.instruments.timeout = config.timeout
         shared = Shared(self.budget, self.store, self.scheduler, self.hosts, self.prices.for_host,
-                        config.timeout, self.ledgers)
+                        config.timeout, self.ledgers, self.instruments.expiries)
         wanted = {a.name: (a, {c: intervals[(a.name, c)] for c in a.collect}) for a in accounts}
         removed = [name for name in self.runners if name not in wanted]
         changed = [name for name, (account, own) in wanted.items() if name in self.runners

@@ -23,7 +23,7 @@ class Plan:
     stretch: float  # factor applied to the slow collectors' intervals (1: none)
 
     budget: float = BUDGET_PER_SECOND  # requests per second this process may send
-    worst_margin_rate: float = 0.0  # margin data with positions in every settle coin
+    worst_margin_rate: float = 0.0  # margin data with positions in every category
 
     @property
     def fits(self) -> bool:
@@ -80,8 +80,8 @@ def describe(result: Plan) -> str:
     line = (f"requests: {result.wanted_rate * per_window:.1f} per {per_window:g} s wanted "
             f"({result.margin_rate * per_window:.1f} for margin data with typical evidence, "
             f"positions in one settle coin; "
-            f"{result.worst_margin_rate * per_window:.1f} in the worst case, positions in all "
-            f"three), budget {result.budget * per_window:g} per {per_window:g} s")
+            f"{result.worst_margin_rate * per_window:.1f} in the worst case, positions in every "
+            f"category), budget {result.budget * per_window:g} per {per_window:g} s")
     if result.stretch > 1:
         line += (f"; slow collectors stretched {result.stretch:.2f}x to "
                  f"{result.planned_rate * per_window:.1f}")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from exporter.bybit.budget import BudgetClosed
 from exporter.bybit.client import BybitClient
 from exporter.bybit.answers import InvalidResponse, next_cursor
-from exporter.bybit.endpoint import Context, Endpoint, Target
+from exporter.bybit.endpoint import Context, Endpoint, Instrument, Target
 from exporter.bybit.errors import PollError
 from exporter.metrics.fields import Translation
 from exporter.metrics.reasons import Reason
@@ -52,6 +52,10 @@ class Poller:
         self.observe: Callable[[Target, Sequence[tuple[str, Any]]], None] | None = None
         self.choose: Callable[[Target], tuple[str, ...]] | None = None
         self.wallet_coins: Callable[[], frozenset[str] | None] | None = None
+        # when the instruments an answer names expire (the hosts' shared ExpiryBook)
+        self.expiries: Callable[[str, Iterable[Instrument]],
+                                Mapping[Instrument, float]] | None = None
+        self._kept: dict[TargetKey, Translation] = {}  # endpoints that keep unasked answers
 
     def key(self, target: Target) -> TargetKey:
         return TargetKey(self.account.name, self.endpoint.collector, target.labels)
@@ -99,24 +103,39 @@ class Poller:
 
     def _collect(self, target: Target) -> tuple[Translation, int | None]:
         """The target's answers as samples, and the rate-limit requests left."""
-        answers, remaining = self._fetch(target)
+        key = self.key(target)
+        queries = target.queries if self.choose is None else self.choose(target)
+        if not queries and self.endpoint.keeps_unasked:
+            if key in self._kept:  # nothing to ask: the last answer, a success, stands
+                return self._kept[key], self._remaining
+            queries = target.queries
+        answers, remaining = self._fetch(queries)
         payloads = [payload for _, payload in answers]
-        coins = self.wallet_coins() if self.wallet_coins is not None else None
-        translation = self.endpoint.translate(payloads, Context(dict(target.labels),
-                                                                self._prices(), coins))
+        context = self._context(target, payloads, tuple(query for query, _ in answers))
+        translation = self.endpoint.translate(payloads, context)
         if self.observe is not None:
             self.observe(target, answers)
+        if self.endpoint.keeps_unasked:
+            self._kept[key] = translation
         return translation, remaining
 
-    def _fetch(self, target: Target) -> tuple[list[tuple[str, Any]], int | None]:
-        """Every page of every query asked now, as (query, payload)."""
+    def _context(self, target: Target, payloads: list[Any], queries: tuple[str, ...]
+                 ) -> Context:
+        coins = self.wallet_coins() if self.wallet_coins is not None else None
+        wanted = self.endpoint.instruments
+        expiries = self.expiries(self.account.endpoint, wanted(payloads)) \
+            if wanted is not None and self.expiries is not None else {}
+        return Context(dict(target.labels), self._prices(), coins, expiries, queries)
+
+    def _fetch(self, queries: Sequence[str]) -> tuple[list[tuple[str, Any]], int | None]:
+        """Every page of every query, as (query, payload)."""
         answers: list[tuple[str, Any]] = []
-        queries = target.queries if self.choose is None else self.choose(target)
         for query in queries:
             cursor = ""
+            path, own = self.endpoint.request(query)
             for _ in range(MAX_PAGES):
-                paged = f"{query}&cursor={cursor}" if cursor else query
-                payload = self._get(self.endpoint.path, paged, self.endpoint.uid_limit_per_second)
+                paged = f"{own}&cursor={cursor}" if cursor else own
+                payload = self._get(path, paged, self.endpoint.uid_limit_per_second)
                 answers.append((query, payload))
                 cursor = next_cursor(payload) if self.endpoint.paginated else ""
                 if not cursor:
@@ -126,9 +145,15 @@ class Poller:
         return answers, self._remaining  # if no query was asked, the last one heard
 
     def _get(self, path: str, query: str, uid_limit_per_second: float) -> Any:
-        """One signed GET (margin data first in the budget); notes the rate limit left."""
-        response = self.client.get(path, query, uid_limit_per_second,
-                                   priority=self.endpoint.margin)
+        """One signed GET (margin data first in the budget); notes the rate limit left. A
+        retCode the endpoint takes as an answer (MMP's "not enabled") is returned as one."""
+        try:
+            response = self.client.get(path, query, uid_limit_per_second,
+                                       priority=self.endpoint.margin)
+        except PollError as exc:
+            if exc.ret_code is None or exc.ret_code not in self.endpoint.answer_codes:
+                raise
+            return {"retCode": exc.ret_code, "retMsg": exc.message, "result": {}}
         self._remaining = response.rate_limit_remaining
         return response.payload
 
@@ -143,6 +168,7 @@ class Poller:
         return self.prices(self.account.endpoint) if self.endpoint.needs_prices else {}
 
     def _record_failure(self, key: TargetKey, error: PollError, duration: float | None) -> None:
+        self._kept.pop(key, None)  # the next poll asks again, whatever the evidence
         message = error.message.replace(self.account.api_key.reveal(), "***")
         self.store.record_failure(key, error.reason, duration, message)
         fields = self._fields(key, reason=error.reason, ret_code=error.ret_code,

@@ -1,24 +1,30 @@
-"""`GET /v5/position/list`: every open position, linear (USDT and USDC settled) and inverse,
-with how far its mark price is from its liquidation price."""
+"""`GET /v5/position/list`: every open position, linear (USDT and USDC settled), inverse and
+option, with how far its mark price is from its liquidation price, what protects it, an
+option's greeks, and when an option or dated future expires."""
 
 from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
 from exporter.bybit.answers import InvalidResponse, list_of, name_of, result_of
-from exporter.bybit.endpoint import Context, Endpoint, chosen_by_evidence, collector_target
+from exporter.bybit.endpoint import (Context, Endpoint, Instrument, chosen_by_evidence,
+                                     collector_target)
 from exporter.metrics.family import Family, gauge
 from exporter.metrics.fields import (Field, Reader, Translation, Unreadable, flag, millis_time,
                                      nonzero, number, numbers, rank, text)
 
 LABELS = ("category", "symbol", "side", "position_idx")
 QUERIES = ("category=linear&limit=200&settleCoin=USDT", "category=linear&limit=200&settleCoin=USDC",
-           "category=inverse&limit=200")
+           "category=inverse&limit=200", "category=option&limit=200")
 
 
-LINEAR_USDT, LINEAR_USDC, INVERSE = QUERIES
+LINEAR_USDT, LINEAR_USDC, INVERSE, OPTION = QUERIES
 STABLE_SETTLE = {"USDT": LINEAR_USDT, "USDC": LINEAR_USDC}  # inverse settles in other coins
 REFRESH_SECONDS = 300.0  # every query is asked at least this often, whatever the evidence
+# A bought option holds no margin: the wallet cannot say whether options are held. Asked on an
+# account's first poll, then like any other query: while it finds positions, and every 5 min.
+UNKNOWABLE = (OPTION,)
+EXPIRING = ("option", "linear", "inverse")  # categories with options and dated futures
 
 
 def queries_called_for(evidence: Mapping[str, bool | None], complete: bool) -> set[str]:
@@ -33,6 +39,8 @@ def queries_called_for(evidence: Mapping[str, bool | None], complete: bool) -> s
     if not complete or any(state is not False for coin, state in evidence.items()
                            if coin not in STABLE_SETTLE):
         called.add(INVERSE)
+    if not complete or None in evidence.values():  # portfolio margin: unknown everywhere
+        called.add(OPTION)
     return called
 
 
@@ -73,6 +81,13 @@ VALUES = numbers(
                              "Maintenance margin of the position (positionMM).")),
     ("leverage", _family("bybit_position_leverage", "Leverage of the position (leverage).")),
 )
+GREEKS = numbers(*((greek, _family(
+    f"bybit_position_{greek}",
+    f"{greek.title()} of the option position, for its size, as Bybit computes it ({greek}); "
+    "absent in answers without greeks.")) for greek in ("delta", "gamma", "vega", "theta")))
+EXPIRY = _family("bybit_position_expiry_timestamp_seconds",
+                 "When the option or dated future expires (deliveryTime of Bybit's instruments "
+                 "info); absent for perpetuals.")
 DISTANCE = _family(
     "bybit_position_liquidation_distance_ratio",
     "How far the mark price is from the liquidation price, as a 0-1 ratio of the mark price: "
@@ -120,12 +135,12 @@ FORCED_FIELDS = (Field("leverageSysUpdatedTime", millis_time),
 REDUCE_ONLY_CATEGORIES = ("linear", "inverse")
 SIDE = Field("side", text)
 INDEX = Field("positionIdx", text)
-FIELDS = (SIZE, MARK, LIQUIDATION, *VALUES, *PROTECTION, STATUS_FIELD, REDUCE_ONLY_FIELD,
-          *FORCED_FIELDS, SIDE, INDEX)
+FIELDS = (SIZE, MARK, LIQUIDATION, *VALUES, *PROTECTION, *GREEKS, STATUS_FIELD,
+          REDUCE_ONLY_FIELD, *FORCED_FIELDS, SIDE, INDEX)
 MAX_POSITIONS = 5000
 
 
-def translate(payloads: Sequence[Any], _: Context) -> Translation:
+def translate(payloads: Sequence[Any], context: Context) -> Translation:
     reader = Reader()
     seen: set[tuple[str, ...]] = set()
     for payload in payloads:
@@ -135,6 +150,7 @@ def translate(payloads: Sequence[Any], _: Context) -> Translation:
             symbol = name_of(item, "symbol", f"{category} positions")
             row = Reader()
             labels, size = _read_row(row, item, category, symbol)
+            row.emit(EXPIRY, labels, context.expiries.get((category, symbol)))
             is_open = size != 0.0  # size 0: an empty slot, not a position
             if is_open and labels in seen:
                 raise InvalidResponse(f"position {' '.join(labels)} listed twice")
@@ -151,11 +167,11 @@ def _read_row(row: Reader, item: dict[str, Any], category: str,
     labels = (category, symbol, row.read(item, SIDE, where) or "",
               row.read(item, INDEX, where) or "0")
     row.emit(POSITION_SIZE, labels, size)
-    values = row.fields(item, (MARK, LIQUIDATION, *VALUES, *PROTECTION), labels, where)
+    values = row.fields(item, (MARK, LIQUIDATION, *VALUES, *PROTECTION, *GREEKS), labels, where)
     row.emit(DISTANCE, labels, liquidation_distance(values["markPrice"], values["liqPrice"]))
     _read_status(row, item, labels, where)
-    if category in REDUCE_ONLY_CATEGORIES:
-        _read_restriction(row, item, labels, where, meaningful=values["leverage"] is not None)
+    meaningful = category in REDUCE_ONLY_CATEGORIES and values["leverage"] is not None
+    _read_restriction(row, item, labels, where, meaningful)
     return labels, size
 
 
@@ -170,8 +186,9 @@ def _read_status(row: Reader, item: dict[str, Any], labels: tuple[str, ...], whe
 
 def _read_restriction(row: Reader, item: dict[str, Any], labels: tuple[str, ...], where: str,
                       meaningful: bool) -> None:
-    """Reduce-only, and when Bybit forces the adjustment. Bybit says it is meaningful only in
-    isolated and cross margin: rows without leverage (portfolio margin) export neither."""
+    """Reduce-only, and when Bybit forces the adjustment. Bybit says it is meaningful only for
+    linear and inverse, in isolated and cross margin: options and rows without leverage
+    (portfolio margin) export neither, though what they send is read all the same."""
     reduce_only = row.read(item, REDUCE_ONLY_FIELD, where)
     times = [row.read(item, field, where) for field in FORCED_FIELDS if field.key in item]
     if not meaningful:
@@ -188,6 +205,30 @@ def liquidation_distance(mark: float | None, liquidation: float | None) -> float
     return abs(mark - liquidation) / mark
 
 
+def open_symbols(payloads: Sequence[Any]) -> set[str]:
+    """The symbols of the open positions of well-formed answers."""
+    return {symbol for _, symbol in _open_rows(payloads)}
+
+
+def _open_rows(payloads: Sequence[Any]) -> set[Instrument]:
+    found: set[Instrument] = set()
+    for payload in payloads:
+        result = payload.get("result") if isinstance(payload, dict) else None
+        category = result.get("category") if isinstance(result, dict) else None
+        rows = result.get("list") if isinstance(result, dict) else None
+        if not isinstance(category, str) or not isinstance(rows, list):
+            continue
+        found |= {(category, row["symbol"]) for row in rows if isinstance(row, dict)
+                  and isinstance(row.get("symbol"), str) and _open(row.get("size"))}
+    return found
+
+
+def instruments(payloads: Sequence[Any]) -> set[Instrument]:
+    """The (category, symbol) of every open position that can expire; nothing of an answer of
+    the wrong shape (the translation refuses it)."""
+    return {row for row in _open_rows(payloads) if row[0] in EXPIRING}
+
+
 def example(value: Callable[[Field], Any]) -> list[Any]:
     def row(symbol: str, index: str) -> dict[str, Any]:
         return {"symbol": symbol, "riskId": 1, "positionStatus": "Normal",
@@ -197,7 +238,9 @@ def example(value: Callable[[Field], Any]) -> list[Any]:
     return [{"retCode": 0, "result": {"category": "linear", "nextPageCursor": "",
                                       "list": [row("BTCUSDT", "1"), row("BTCUSDT", "2")]}},
             {"retCode": 0, "result": {"category": "inverse", "nextPageCursor": "",
-                                      "list": [row("BTCUSD", "0")]}}]
+                                      "list": [row("BTCUSD", "0")]}},
+            {"retCode": 0, "result": {"category": "option", "nextPageCursor": "",
+                                      "list": [row("BTC-27DEC26-100000-C", "0")]}}]
 
 
 ENDPOINT = Endpoint(
@@ -208,11 +251,12 @@ ENDPOINT = Endpoint(
     translate=translate,
     families=(*(item.family for item in (SIZE, MARK, LIQUIDATION, *VALUES) if item.family),
               DISTANCE, *(item.family for item in PROTECTION if item.family), STATUS,
-              REDUCE_ONLY, FORCED),
+              REDUCE_ONLY, FORCED, *(item.family for item in GREEKS if item.family), EXPIRY),
     fields=FIELDS,
     example=example,
     margin=True,
     paginated=True,
     permission="Contract (read) or Derivatives",
     typical_requests=chosen_by_evidence(len(QUERIES), REFRESH_SECONDS),
+    instruments=instruments,
 )
