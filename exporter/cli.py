@@ -41,7 +41,8 @@ class Flag:
         return self.name.lstrip("-")
 
 
-# The one declaration of every flag: the parser, --help and the README's table come from here.
+# The one declaration of every flag: the parser, --help and the flags table of
+# docs/configuration.md come from here.
 FLAGS = (
     Flag("--config.file", "BYBIT_EXPORTER_CONFIG_FILE", "path to the YAML config", "config.yaml",
          "PATH"),

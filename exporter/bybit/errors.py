@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from exporter.metrics.reasons import Reason
 
-# reason -> (its cause, what the exporter does about it): the README's table comes from here
+# reason -> (its cause, what the exporter does about it): the table of docs/metrics.md
+# ("Failure reasons") comes from here
 EXPLANATIONS: dict[Reason, tuple[str, str]] = {
     Reason.TIMEOUT: ("no complete answer within `timeout`", "retries at the next poll"),
     Reason.NETWORK: ("connection refused or reset, DNS, TLS", "retries at the next poll"),

@@ -20,7 +20,7 @@ class Family:
     labels: tuple[str, ...] = ()  # beyond the target's own labels (account, ...)
     type: Type = Type.GAUGE
     unit: str = ""  # usd, ratio, seconds, or "" for amounts in a coin and counts
-    note: str = ""  # for the README's table only
+    note: str = ""  # for the metrics table of docs/metrics.md only
 
     def header(self) -> str:
         escaped = self.help.replace("\\", r"\\").replace("\n", r"\n")

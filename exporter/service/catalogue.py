@@ -1,7 +1,8 @@
 """Every metric family the exporter serves, in the order it serves them: the single source for
-HELP/TYPE lines, rendering and the README's metric tables. It gathers the endpoint modules'
-families (the Bybit side) and the health and exporter-wide ones (exporter.metrics), so it
-sits above both: the metrics layer renders whatever families it is given."""
+HELP/TYPE lines and rendering, and what the tests hold docs/ (every family documented) and the
+dashboard (every series it queries served, or recorded by a rule) to. It gathers the endpoint
+modules' families (the Bybit side) and the health and exporter-wide ones (exporter.metrics), so
+it sits above both: the metrics layer renders whatever families it is given."""
 
 from __future__ import annotations
 

@@ -19,7 +19,8 @@ _ORDER = {FAILING: 0, PENDING: 1, UP: 2}
 
 class TargetRow(NamedTuple):
     """One collector of one account (with its own labels, e.g. account_type). A NamedTuple:
-    a view of 2,000 accounts makes 14,000 of them, four times faster than a dataclass."""
+    a view of 2,000 accounts x the 9 default collectors makes 18,000 of them, four times faster
+    than a dataclass."""
 
     account: str
     collector: str
