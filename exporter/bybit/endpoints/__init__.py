@@ -1,5 +1,6 @@
 """One module per Bybit endpoint. ENDPOINTS lists them: the scheduler, the catalogue, the
-README's tables and the tests all go from this list."""
+documentation's tables (docs/configuration.md, docs/metrics.md) and the tests all go from this
+list."""
 
 from __future__ import annotations
 
