@@ -38,6 +38,12 @@
     withdrawalAlertSeverity: 'info',
     withdrawalWindow: '15m',
 
+    // Options desks. BybitOptionGreekLimit: per base coin, the largest absolute delta and vega
+    // (or gamma, theta) the account's options may have, e.g. { BTC: { delta: 25, vega: 5000 } };
+    // empty: no such alert.
+    optionGreekLimits: {},
+    optionGreekLimitFor: '5m',
+
     // API keys: days before expiry.
     apiKeyExpiryWarningDays: 14,  // BybitApiKeyExpiresSoon, warning
     apiKeyExpiryCriticalDays: 3,  // BybitApiKeyExpiresSoon, critical

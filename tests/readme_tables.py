@@ -25,7 +25,7 @@ from mixin import build
 
 REPO = Path(__file__).resolve().parent.parent
 # _config that compiles every alert the mixin has: some are left out unless asked for
-EVERY_ALERT = {"stopLossRequired": True}
+EVERY_ALERT = {"stopLossRequired": True, "optionGreekLimits": {"BTC": {"delta": 25}}}
 BLOCK = re.compile(r"(<!-- generated:(\w+) -->\n).*?(<!-- /generated:\2 -->)", re.S)
 
 

@@ -210,6 +210,20 @@ def test_the_unprotected_alert_is_compiled_only_when_stops_are_required(mixin, t
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_greek_limits_are_compiled_only_where_a_desk_sets_them(mixin, tmp_path):
+    assert "BybitOptionGreekLimit" not in alert_names(mixin)
+    limited = compile_into(tmp_path, {"optionGreekLimits": {"BTC": {"delta": 5, "vega": 1000}}})
+    rules = [rule for rule in rules_of(limited) if rule.get("alert") == "BybitOptionGreekLimit"]
+    assert sorted(rule["labels"]["greek"] for rule in rules) == ["delta", "vega"]
+    shutil.copy(PROMETHEUS_DIR / "greek_limits_test.yml", tmp_path)
+    result = promtool("test", "rules", "greek_limits_test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    moved = compile_into(tmp_path, {"optionGreekLimits": {"BTC": {"delta": 6, "vega": 1000}}})
+    assert moved["_config"]["optionGreekLimits"]["BTC"]["delta"] == 6
+    result = promtool("test", "rules", "greek_limits_test.yml", cwd=tmp_path)
+    assert result.returncode != 0 and "FAILED" in result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("severity", ["", "critical"])
 def test_the_withdrawal_alert_can_be_raised_or_turned_off(severity, tmp_path):
     compiled = compile_into(tmp_path, {"withdrawalAlertSeverity": severity})

@@ -458,10 +458,10 @@ def test_dashboard_queries_return_data_and_margin_alerts_fire_for_the_right_acco
     # that can trade): those are about the keys, not about margin.
     # The demo shows what stands between positions and liquidation on purpose: a reduce-only
     # position and one liquidated now and then on demo-isolated, a borrow rate that spikes on
-    # demo-unified.
+    # demo-unified, MMP freezing now and then on demo-options.
     shown = {("demo-isolated", "BybitPositionReduceOnly"),
              ("demo-isolated", "BybitPositionLiquidating"),
-             ("demo-unified", "BybitBorrowRateHigh")}
+             ("demo-unified", "BybitBorrowRateHigh"), ("demo-options", "BybitMmpFrozen")}
     others = [a["labels"] for a in prometheus.alerts()
               if a["labels"].get("account") != "demo-leveraged"
               and not a["labels"]["alertname"].startswith("BybitApiKey")

@@ -930,15 +930,17 @@ def test_demo_accounts_and_their_collectors(demo):
     _, by_name = demo
     assert {name: d.account_types for name, (d, _) in by_name.items()} == {
         "demo-unified": ("UNIFIED",), "demo-classic": ("SPOT", "CONTRACT"),
-        "demo-leveraged": ("UNIFIED",), "demo-isolated": ("UNIFIED",)}
+        "demo-leveraged": ("UNIFIED",), "demo-isolated": ("UNIFIED",),
+        "demo-options": ("UNIFIED",)}
     default = ("wallet", "account_info", "positions", "orders", "borrowing", "options",
                "assets", "funding", "api_key", "transactions")
     assert by_name["demo-unified"][0].collect == default + ("members", "deposits")
     unified_only = ("orders", "borrowing", "options", "transactions")  # no Unified account
     assert by_name["demo-classic"][0].collect == tuple(c for c in default
                                                         if c not in unified_only)
+    assert by_name["demo-options"][0].collect == default + ("mmp",)
     assert all(d.collect == default for name, (d, _) in by_name.items()
-               if name not in ("demo-unified", "demo-classic"))
+               if name not in ("demo-unified", "demo-classic", "demo-options"))
     leveraged = by_name["demo-leveraged"][1].wallets["UNIFIED"]
     assert float(leveraged(0)["accountMMRate"]) < 0.6
     assert float(leveraged(1200)["accountMMRate"]) > 0.85
@@ -1107,3 +1109,24 @@ def test_collateral_info_answers_for_wallet_coins_without_a_borrow_amount(simula
     sim = simulator([SimAccount(api_key="K1", secret="S1", wallets={"UNIFIED": wallet})])
     [btc] = ok(signed_get(sim, COLLATERAL, "currency=BTC"))["list"]
     assert btc["borrowAmount"] == "0.00000000"
+
+
+def test_demo_options_desk_in_portfolio_margin(demo):
+    """Greeks that move, a linear hedge without a liquidation price, MMP freezing on BTC."""
+    sim, by_name = demo
+    d, account = by_name["demo-options"]
+    assert ok(demo_get(sim, d, INFO))["marginMode"] == "PORTFOLIO_MARGIN"
+    coins = ok(demo_get(sim, d, WALLET))["list"][0]["coin"]
+    assert all(c["totalPositionIM"] == c["totalPositionMM"] == c["totalOrderIM"] == ""
+               for c in coins)  # portfolio margin: unknown per coin
+    [hedge] = ok(demo_get(sim, d, POSITIONS))["list"]
+    assert hedge["side"] == "Sell" and hedge["liqPrice"] == hedge["leverage"] == ""
+    book = ok(demo_get(sim, d, POSITIONS, "category=option"))["list"]
+    assert {row["symbol"].split("-")[0] for row in book} == {"BTC", "ETH"}
+    assert {row["side"] for row in book} == {"Buy", "Sell"}
+    assert {row["symbol"].endswith("-USDT") for row in book} == {True, False}
+    deltas = {round(sum(o.position_greeks(t)["delta"] for o in account.options), 3)
+              for t in range(0, 600, 60)}
+    assert len(deltas) > 5  # the greeks move
+    btc = account.mmp["BTC"]
+    assert {btc.frozen(t) for t in range(0, 600, 15)} == {True, False}

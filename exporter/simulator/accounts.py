@@ -15,6 +15,8 @@ from exporter.simulator.transfers import Deposit, InternalDeposit, Withdrawal
 from exporter.simulator.wallets import EMPTY_COIN, Holding, RateFn, WalletFn, num
 
 Permissions = Mapping[str, tuple[str, ...]]
+# coin fields Bybit leaves "" in portfolio margin
+PORTFOLIO_BLANK = ("totalOrderIM", "totalPositionIM", "totalPositionMM")
 
 # every permission group a key can have, as /v5/user/query-api lists them
 ALL_PERMISSIONS: Permissions = {
@@ -121,6 +123,8 @@ class SimAccount:
         if account_type == "UNIFIED":
             entry["coin"] = with_position_margin(entry["coin"], margins(self.positions))
             entry["coin"] = with_order_holdings(entry["coin"], *held(self.open_orders()))
+            if self.margin_mode == "PORTFOLIO_MARGIN":  # margin is the portfolio's, not a coin's
+                entry["coin"] = [{**c, **dict.fromkeys(PORTFOLIO_BLANK, "")} for c in entry["coin"]]
         entry["coin"] = [c for c in entry["coin"] if c["coin"] not in self.hidden_coins
                          and (not coins or c["coin"] in coins)]
         return entry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from exporter.config import DEFAULT_COLLECT, UNIFIED_ONLY
 from exporter.simulator.accounts import (FundingCoin, KeyInfo, Member, OverviewWallet, SimAccount,
                                          without)
 from exporter.simulator.activity import Plan, fund
+from exporter.simulator.options import Mmp, OptionPosition, frozen_now_and_then
 from exporter.simulator.orders import Order
 from exporter.simulator.positions import Position, drifting_to, liquidated_now_and_then, swinging
 from exporter.simulator.wallets import (Holding, calm_rate, classic_wallet, climbing_rate,
@@ -34,10 +36,10 @@ Builder = Callable[[str, str, int], Profile]  # (api key, secret, now in ms)
 
 
 def demo_accounts() -> tuple[list[SimAccount], list[DemoAccount]]:
-    """Four accounts with fresh random secrets: what the simulator knows, what the exporter gets."""
+    """Five accounts with fresh random secrets: what the simulator knows, what the exporter gets."""
     now_ms = int(time.time() * 1000)
     sim_accounts, exporter_accounts = [], []
-    builders: list[Builder] = [_unified, _classic, _leveraged, _isolated]
+    builders: list[Builder] = [_unified, _classic, _leveraged, _isolated, _options_desk]
     for index, build in enumerate(builders):
         key, secret = f"DEMOKEY{index:011d}", secrets.token_hex(18)
         name, account, collect = build(key, secret, now_ms)
@@ -149,4 +151,37 @@ def isolated_positions(now_ms: int) -> list[Position]:
                  leverage=3, liq_price=85000, stop_loss=80000,
                  forced_adjustment_ms=now_ms + 3 * 3_600_000),
         Position("ETHUSD", "", 0, 0, eth, category="inverse", settle_coin="ETH"),  # empty slot
+    ]
+
+
+def _options_desk(key: str, secret: str, now_ms: int) -> Profile:
+    """Portfolio margin: an options book on BTC and ETH (USDC and USDT settled, bought and
+    written) whose greeks move, hedged with a BTCUSDT short; MMP on BTC, which freezes quoting
+    for a minute every four minutes. Positions have no liquidation price here: the account's
+    margin rate is the measure."""
+    wallet = unified_wallet([Holding("USDC", 150000, 1.0, swing=0.0), Holding("BTC", 1.2, 64000),
+                             Holding("USDT", 40000, 1.0, swing=0.0)], calm_rate)
+    account = SimAccount(api_key=key, secret=secret, wallets={"UNIFIED": wallet},
+                         margin_mode="PORTFOLIO_MARGIN", options=option_book(),
+                         positions=[Position("BTCUSDT", "Sell", 0.8, 64500, swinging(64000),
+                                             adl_rank=2)],
+                         mmp={"BTC": Mmp(frozen_period_ms=60_000,
+                                         frozen=frozen_now_and_then(every=240, lasting=60))},
+                         key=KeyInfo(expires_at_ms=now_ms + 60 * DAY_MS))
+    return "demo-options", account, DEFAULT_COLLECT + ("mmp",)
+
+
+def option_book() -> list[OptionPosition]:
+    def delta(start: float, period: float) -> Callable[[float], float]:
+        return lambda t: start + 0.15 * math.sin(2 * math.pi * t / period)
+
+    def mark(price: float) -> Callable[[float], float]:
+        return lambda t: price * (1 + 0.08 * math.sin(2 * math.pi * t / 420))
+
+    return [
+        OptionPosition("BTC-25DEC26-100000-C", "Buy", 5.0, 2400, mark(2550), delta(0.35, 300)),
+        OptionPosition("BTC-25DEC26-60000-P", "Sell", 3.0, 1800, mark(1700), delta(-0.3, 360)),
+        OptionPosition("BTC-26MAR27-120000-C-USDT", "Buy", 2.0, 3100, mark(3000),
+                       delta(0.25, 480)),
+        OptionPosition("ETH-25DEC26-4000-P-USDT", "Buy", 20.0, 150, mark(140), delta(-0.4, 240)),
     ]

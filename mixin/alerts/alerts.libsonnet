@@ -35,5 +35,6 @@
 // that loses one of several targets to service discovery raises nothing.
 (import 'margin.libsonnet') +
 (import 'protection.libsonnet') +
+(import 'options.libsonnet') +
 (import 'api_key.libsonnet') +
 (import 'exporter.libsonnet')

@@ -6,6 +6,7 @@ local g = import '../lib/grafana.libsonnet';
 (import 'rows/overview.libsonnet') +
 (import 'rows/positions.libsonnet') +
 (import 'rows/protection.libsonnet') +
+(import 'rows/options.libsonnet') +
 (import 'rows/net_worth.libsonnet') +
 (import 'rows/coins.libsonnet') +
 (import 'rows/money_flows.libsonnet') +

@@ -23,7 +23,7 @@ local promql = import '../../lib/promql.libsonnet';
     g.row('Positions', [
       g.table(
         'Open positions',
-        "One row per position. Liquidation distance: how far the mark price is from the liquidation price, as a share of the mark price; orange under %s and red under %s are the BybitPositionNearLiquidation thresholds. Amounts in the contract's coin."
+        "One row per position. Liquidation distance: how far the mark price is from the liquidation price, as a share of the mark price; orange under %s and red under %s are the BybitPositionNearLiquidation thresholds. Empty in portfolio margin, where Bybit gives positions no liquidation price: the account's margin rate is the measure there (the panel beside). Amounts in the contract's coin."
         % [promql.percent(config.liquidationDistanceWarningRatio), promql.percent(config.liquidationDistanceCriticalRatio)],
         'none',
         [g.tableQuery(s.account(c[0])) for c in columns],
@@ -63,6 +63,20 @@ local promql = import '../../lib/promql.libsonnet';
         w=24,
       ) {
         fieldConfig+: { defaults+: { custom+: { thresholdsStyle: { mode: 'line+area' } }, min: 0, thresholds: distanceSteps } },
+      },
+      g.table(
+        'Portfolio margin: the account is the measure',
+        "Accounts in portfolio margin, whose positions have no liquidation price: Bybit liquidates on the account's maintenance margin rate, shown here with the BybitMaintenanceMarginHigh and ...Critical thresholds. No distance in the table above is no safety here.",
+        'percentunit',
+        [g.tableQuery('%s and on (job, instance, account) %s' % [s.wallet('bybit_account_maintenance_margin_ratio'), s.account('bybit_account_info', ['margin_mode="PORTFOLIO_MARGIN"'])])],
+      ) {
+        transformations: [{ id: 'organize', options: { excludeByName: { Time: true, job: true, instance: true, __name__: true }, renameByName: { Value: 'Maintenance margin rate' } } }],
+        fieldConfig+: {
+          defaults+: {
+            thresholds: g.thresholds([['green', null], ['orange', config.maintenanceMarginWarningRatio], ['red', config.maintenanceMarginCriticalRatio]]),
+            custom+: { cellOptions: { type: 'color-background' } },
+          },
+        },
       },
     ]),
   ],
