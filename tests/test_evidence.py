@@ -9,7 +9,7 @@ from exporter.bybit.endpoints import orders, positions, wallet
 from exporter.bybit.endpoints.wallet import NOT_LISTED, CoinEvidence
 from exporter.config import load_text
 from exporter.service.account import AccountRunner, Hosts, Shared
-from exporter.service.evidence import WalletEvidence
+from exporter.service.evidence import OptionBook, WalletEvidence
 from exporter.service.evidence import position_queries as positions_chooser
 from exporter.service.poller import no_prices
 from exporter.service.scheduling import PollScheduler
@@ -176,7 +176,7 @@ def test_any_mix_of_evidence_never_skips_a_query_that_can_find_a_position(events
     query whose last answer listed a position, and every query not asked for 300 s."""
     clock = Clock()
     evidence = WalletEvidence(("UNIFIED",), complete, max_age=35.0, monotonic=clock)
-    choose = positions_chooser(evidence, max_age=35.0, monotonic=clock)
+    choose = positions_chooser(evidence, max_age=35.0, book=OptionBook(), monotonic=clock)
     seen_at: float | None = None
     latest: dict = {}
     last_asked: dict[str, float] = {}

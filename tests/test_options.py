@@ -164,7 +164,11 @@ def test_options_and_mmp_are_asked_every_poll_while_options_are_held(simulator):
     store = Store(stale_after=300)
     run = runner(sim.url, store)
     try:
-        for _ in range(2):
+        poll(run, "wallet", "positions")  # a start: margin data first, the greeks right after
+        assert positions.OPTION not in calls(account, "/v5/position/list")
+        poll(run, "options", "mmp")
+        assert sorted(calls(account, "/v5/account/mmp-state")) == ["baseCoin=BTC", "baseCoin=ETH"]
+        for _ in range(2):  # the greeks say options are held: every poll asks for them
             mark = len(account.calls)
             poll(run, "wallet", "positions", "options", "mmp")
             assert calls(account, "/v5/position/list", mark).count(positions.OPTION) == 1
@@ -172,6 +176,23 @@ def test_options_and_mmp_are_asked_every_poll_while_options_are_held(simulator):
             assert calls(account, options.ASSETS_PATH, mark) == [""]
             assert sorted(calls(account, "/v5/account/mmp-state", mark)) == [
                 "baseCoin=BTC", "baseCoin=ETH"]
+        symbols = {labels[1] for (_, name, labels) in store_values(store)
+                   if name == "bybit_position_delta"}
+        assert symbols == {"BTC-27DEC26-100000-C", "ETH-26DEC26-4000-P-USDT"}
+    finally:
+        run.client.close()
+
+
+def test_without_the_options_collector_the_first_positions_poll_asks_for_options(simulator):
+    account = desk(books=[option("SOL-16JUL25-155-P-USDT")])
+    sim = simulator([account])
+    store = Store(stale_after=300)
+    run = runner(sim.url, store, collect="wallet, positions")
+    try:
+        poll(run, "wallet", "positions")
+        assert calls(account, "/v5/position/list").count(positions.OPTION) == 1
+        assert ("positions", "bybit_position_size",
+                ("option", "SOL-16JUL25-155-P-USDT", "Buy", "0")) in store_values(store)
     finally:
         run.client.close()
 
@@ -189,26 +210,53 @@ def test_without_options_the_option_calls_come_every_5_minutes_and_values_stay(s
         chooser.monotonic = lambda: now[0]
     try:
         poll(run, "wallet", "positions", "options", "mmp")  # the first poll asks everything
-        assert calls(account, "/v5/position/list").count(positions.OPTION) == 1
         assert len(calls(account, options.GREEKS_PATH)) == 1
         assert sorted(calls(account, "/v5/account/mmp-state")) == [
             mmp.query_of(coin) for coin in sorted(mmp.PLANNED)]
-        first = store_values(store)
+        first = store_values(store, ("options", "mmp"))
         assert first[("mmp", "bybit_mmp_enabled", ("BTC",))] == 0.0  # no MMP: not a failure
         mark = len(account.calls)
         for _ in range(4):  # two minutes of polls: nothing asked, what was answered stands
             now[0] += 30
             poll(run, "wallet", "positions", "options", "mmp")
-        assert calls(account, "/v5/position/list", mark).count(positions.OPTION) == 0
+        assert positions.OPTION not in calls(account, "/v5/position/list", mark)
         assert calls(account, options.GREEKS_PATH, mark) == []
         assert calls(account, "/v5/account/mmp-state", mark) == []
-        assert store_values(store, ("options", "mmp")) == {
-            key: value for key, value in first.items() if key[0] in ("options", "mmp")}
+        assert store_values(store, ("options", "mmp")) == first
         now[0] += 300
         poll(run, "wallet", "positions", "options", "mmp")
         assert calls(account, "/v5/position/list", mark).count(positions.OPTION) == 1
         assert len(calls(account, options.GREEKS_PATH, mark)) == 1
         assert len(calls(account, "/v5/account/mmp-state", mark)) == len(mmp.PLANNED)
+    finally:
+        run.client.close()
+
+
+def test_an_option_bought_later_shows_within_five_minutes(simulator):
+    account = desk()
+    sim = simulator([account])
+    store = Store(stale_after=3600)
+    run = runner(sim.url, store, collect="wallet, positions, options")
+    now = [1000.0]
+    for poller in run.pollers.values():
+        poller.monotonic = lambda: now[0]
+    for name in ("positions", "options"):
+        run.pollers[name].choose.monotonic = lambda: now[0]
+    bought = ("positions", "bybit_position_size", ("option", "BTC-27DEC26-100000-C", "Buy", "0"))
+    try:
+        poll(run, "wallet", "positions", "options")
+        account.options.append(option("BTC-27DEC26-100000-C"))
+        for _ in range(9):
+            now[0] += 30
+            poll(run, "wallet", "positions", "options")
+            assert bought not in store_values(store)  # nothing says so yet
+        now[0] += 30  # 5 minutes after the first poll: the option query and the greeks
+        poll(run, "wallet", "positions", "options")
+        assert bought in store_values(store)
+        mark = len(account.calls)
+        now[0] += 30  # held now: asked every poll
+        poll(run, "wallet", "positions", "options")
+        assert positions.OPTION in calls(account, "/v5/position/list", mark)
     finally:
         run.client.close()
 

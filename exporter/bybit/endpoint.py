@@ -73,9 +73,11 @@ class Endpoint:
     # the instruments an answer names whose expiry the translation wants (Context.expiries)
     instruments: Callable[[Sequence[Any]], set[Instrument]] | None = None
 
+    also_reads: tuple[str, ...] = ()  # other paths its queries name (Endpoint.request)
+
     @property
     def paths(self) -> tuple[str, ...]:
-        return tuple(source.path for source in self.sources) or (self.path,)
+        return tuple(source.path for source in self.sources) or (self.path, *self.also_reads)
 
     def requests_per_poll(self, account: Account) -> int:
         return sum(len(target.queries) for target in self.targets(account))

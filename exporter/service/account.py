@@ -101,18 +101,18 @@ class AccountRunner:
             wallet.observe = evidence.observe
             for poller in self.pollers.values():
                 poller.wallet_coins = evidence.coins
+        book = OptionBook(greeks_watched=options is not None)
         held = None
         if positions is not None and evidence is not None:
-            held = position_queries(evidence, self._max_age(positions))
+            held = position_queries(evidence, self._max_age(positions), book)
             positions.observe, positions.choose = held.observe, held
         if orders is not None:
             chosen = order_queries(evidence, held, self._max_age(orders))
             orders.observe, orders.choose = chosen.observe, chosen
-        self._connect_options(positions, options, mmp)
+        self._connect_options(book, positions, options, mmp)
 
-    def _connect_options(self, positions: Poller | None, options: Poller | None,
-                         mmp: Poller | None) -> None:
-        book = OptionBook()
+    def _connect_options(self, book: OptionBook, positions: Poller | None,
+                         options: Poller | None, mmp: Poller | None) -> None:
         if positions is not None:
             positions.observe = both(positions.observe, book.observe_positions)
         if options is not None:

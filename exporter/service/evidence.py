@@ -114,18 +114,23 @@ class ChosenQueries:
         return chosen
 
 
-def position_queries(evidence: WalletEvidence, max_age: float,
+def position_queries(evidence: WalletEvidence, max_age: float, book: OptionBook,
                      monotonic: Callable[[], float] = time.monotonic) -> ChosenQueries:
-    """The positions poller's choice: settle coins with position margin, or unknown."""
+    """The positions poller's choice: settle coins with position margin, or unknown; options
+    where the account's greeks say it holds some. Where nobody watches the greeks, options are
+    asked on the first poll instead (so that a start does not cost every account one request
+    more before margin data: the options collector asks the greeks right after)."""
     def called() -> set[str] | None:
         found = evidence.current()
         if found is None:
             return None
-        return positions.queries_called_for(
+        wanted = positions.queries_called_for(
             {coin: facts.position_margin for coin, facts in found.items()}, evidence.complete)
+        return wanted | {positions.OPTION} if book.greeks_held() else wanted
 
+    first = () if book.greeks_watched else positions.UNKNOWABLE
     return ChosenQueries(called, positions.lists_open, positions.REFRESH_SECONDS, max_age,
-                         monotonic, first=positions.UNKNOWABLE)
+                         monotonic, first=first)
 
 
 def order_queries(evidence: WalletEvidence | None, held: ChosenQueries | None, max_age: float,
@@ -145,7 +150,8 @@ class OptionBook:
     positions poller's option query) and those its coin greeks are not 0 in (the options
     poller); None until either has answered."""
 
-    def __init__(self) -> None:
+    def __init__(self, greeks_watched: bool = False) -> None:
+        self.greeks_watched = greeks_watched  # the options collector polls the account's greeks
         self._by_positions: set[str] | None = None
         self._by_greeks: set[str] | None = None
         self._lock = threading.Lock()
@@ -162,6 +168,11 @@ class OptionBook:
         if any(query == options.GREEKS_PATH for query, _ in answers):
             with self._lock:
                 self._by_greeks = coins
+
+    def greeks_held(self) -> bool:
+        """Whether the last coin-greeks answer gives a base coin a greek other than 0."""
+        with self._lock:
+            return bool(self._by_greeks)
 
     def base_coins(self) -> set[str] | None:
         with self._lock:

@@ -90,6 +90,7 @@ def example(value: Callable[[Field], Any]) -> list[Any]:
 ENDPOINT = Endpoint(
     collector="options",
     path=GREEKS_PATH,
+    also_reads=(ASSETS_PATH,),
     uid_limit_per_second=50,  # coin-greeks; option-asset-info states none
     targets=collector_target("options", *QUERIES),
     translate=translate,
