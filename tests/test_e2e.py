@@ -156,7 +156,7 @@ def test_demo_mode_serves_its_accounts(exporter_process):
     ups = {dict(labels)["account"]: value for (name, labels), value in samples.items()
            if name == "bybit_up"}
     assert ups == {"demo-unified": 1.0, "demo-classic": 1.0, "demo-leveraged": 1.0,
-                   "demo-isolated": 1.0}
+                   "demo-isolated": 1.0, "demo-options": 1.0}
     assert sample(samples, "bybit_coin_equity", account="demo-unified", account_type="UNIFIED",
                   coin="SOL") < 0
     assert 0.4 < sample(samples, "bybit_account_maintenance_margin_ratio",

@@ -164,7 +164,8 @@ def test_in_chromium_the_failing_account_comes_first_open_and_the_rest_folded(
     with browser(tmp_path) as page:
         page.open(exporter.url + "/")
         assert page.value(FOLDS) == [["demo-classic", True], ["demo-isolated", False],
-                                     ["demo-leveraged", False], ["demo-unified", False]]
+                                     ["demo-leveraged", False], ["demo-options", False],
+                                     ["demo-unified", False]]
         seen = page.visible_text()
         assert "Permission denied, please check your API key permissions." in seen
         assert "demo-unified" in seen and "members" not in seen  # only its collectors have it
@@ -191,7 +192,7 @@ def test_in_chromium_the_filter_form_finds_an_account_by_part_of_its_name(
         assert page.value(FOLDS) == [["demo-leveraged", True]]
         seen = page.visible_text()
         assert "positions" in seen and "demo-unified" not in seen
-        assert "1 of 4 accounts shown" in seen
+        assert "1 of 5 accounts shown" in seen
         assert page.value("document.querySelector('#account').value") == "LEVER"
         evil = '"><img src=x onerror=alert(1)>'
         page.open(exporter.url + "/?account=" + urllib.parse.quote(evil))
