@@ -4,7 +4,7 @@ close each position (for its stop coverage)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from exporter.bybit.answers import list_of, name_of, result_of
@@ -90,10 +90,12 @@ class _Sum:
 
 @dataclass
 class _Symbol:
-    """One symbol's open orders of one category."""
-    counts: dict[tuple[str, str], int]
-    quantities: dict[tuple[str, str], _Sum]
-    stops: dict[tuple[str, str], _Sum]
+    """One symbol's open orders of one category: by (side, kind), and the stops by the
+    (side, position_idx) of the position they close."""
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    quantities: defaultdict[tuple[str, str], _Sum] = field(
+        default_factory=lambda: defaultdict(_Sum))
+    stops: defaultdict[tuple[str, str], _Sum] = field(default_factory=lambda: defaultdict(_Sum))
     complete: bool = True  # every order had a side and a kind
 
 
@@ -105,8 +107,7 @@ def translate(payloads: Sequence[Any], _: Context) -> Translation:
         category = name_of(result, "category", "result")
         for item in list_of(result, "list", "result", MAX_ORDERS, required=False):
             symbol = name_of(item, "symbol", f"{category} orders")
-            book = symbols.setdefault((category, symbol), _Symbol({}, defaultdict(_Sum),
-                                                                  defaultdict(_Sum)))
+            book = symbols.setdefault((category, symbol), _Symbol())
             _read_order(reader, book, item, category, f"{category} {symbol} order")
     for (category, symbol), book in symbols.items():
         _emit(reader, category, symbol, book)
@@ -115,7 +116,7 @@ def translate(payloads: Sequence[Any], _: Context) -> Translation:
 
 def _read_order(reader: Reader, book: _Symbol, item: Mapping[str, Any], category: str,
                 where: str) -> None:
-    values = {field.key: reader.read(item, field, where) for field in FIELDS}
+    values = {one.key: reader.read(item, one, where) for one in FIELDS}
     side, kind = values["side"], kind_of(values["orderType"], values["stopOrderType"])
     if side is None or kind is None:
         book.complete = False  # an order that cannot be placed: the symbol's counts are unknown
@@ -123,10 +124,11 @@ def _read_order(reader: Reader, book: _Symbol, item: Mapping[str, Any], category
     book.counts[side, kind] = book.counts.get((side, kind), 0) + 1
     book.quantities[side, kind].add(values["leavesQty"])
     if category in POSITION_CATEGORIES and kind in CLOSING_KINDS:
+        index = values["positionIdx"] or "0"
         closes = _closes_only(values["reduceOnly"], values["closeOnTrigger"])
-        target = book.stops[position_side(side, values["positionIdx"] or "0"),
-                            values["positionIdx"] or "0"]
-        target.add(values["leavesQty"] if closes else 0.0 if closes is False else None)
+        # one that could open a position covers none of it; one not known to close, unknown
+        covered = values["leavesQty"] if closes else (None if closes is None else 0.0)
+        book.stops[position_side(side, index), index].add(covered)
 
 
 def _closes_only(reduce_only: float | None, close_on_trigger: float | None) -> bool | None:
