@@ -439,11 +439,12 @@ def many_positions(count):
     return [Position(f"C{i:02d}USDT", "Buy", 1 + i, 10.0, swinging(11.0)) for i in range(count)]
 
 
-def follow(sim, query):
+def follow(sim, query, path=POSITIONS, name="symbol"):
+    """Every page's rows (their `name`), following the cursors."""
     pages, cursor = [], None
     while cursor != "":
-        result = ok(signed_get(sim, POSITIONS, query + (f"&cursor={cursor}" if cursor else "")))
-        pages.append([row["symbol"] for row in result["list"]])
+        result = ok(signed_get(sim, path, query + (f"&cursor={cursor}" if cursor else "")))
+        pages.append([row[name] for row in result["list"]])
         cursor = result["nextPageCursor"]
         assert len(pages) < 10
     return pages
@@ -494,19 +495,9 @@ def many_orders(count):
                   order_id=f"o{i:03d}") for i in range(count)]
 
 
-def follow_orders(sim, query):
-    pages, cursor = [], None
-    while cursor != "":
-        result = ok(signed_get(sim, ORDERS, query + (f"&cursor={cursor}" if cursor else "")))
-        pages.append([row["orderId"] for row in result["list"]])
-        cursor = result["nextPageCursor"]
-        assert len(pages) < 10
-    return pages
-
-
 def test_open_orders_come_newest_first_in_pages_of_at_most_50(simulator):
     sim = simulator([rich_account(orders=many_orders(120))])
-    pages = follow_orders(sim, "category=linear&settleCoin=USDT&limit=50")
+    pages = follow(sim, "category=linear&settleCoin=USDT&limit=50", ORDERS, "orderId")
     assert [len(page) for page in pages] == [50, 50, 20]
     assert pages[0][0] == "o119" and pages[-1][-1] == "o000"
     assert len(ok(signed_get(sim, ORDERS, "category=linear&settleCoin=USDT"))["list"]) == 20

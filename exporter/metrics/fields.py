@@ -98,29 +98,24 @@ def nonzero(value: Any) -> float | None:
 
 def rank(value: Any) -> float | None:
     """A whole number >= 0, from a JSON integer or a string of digits; 0 is no rank."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str) and value.isdigit() and len(value) <= 6:
-        result = int(value)
-    elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**6:
-        result = value
-    else:
-        raise Unreadable("not a rank")
-    return float(result) or None
+    return float(_whole(value, 6, "not a rank") or 0) or None
 
 
 def millis_time(value: Any) -> float | None:
     """Unix seconds from milliseconds since the epoch (a JSON integer or a string of digits);
     0 is no time."""
+    return (_whole(value, 16, "not a time in milliseconds") or 0) / 1000 or None
+
+
+def _whole(value: Any, digits: int, unreadable: str) -> int | None:
+    """A whole number >= 0 of at most `digits` digits, from a JSON integer or a string."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.isdigit() and len(value) <= 16:
-        result = int(value)
-    elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**16:
-        result = value
-    else:
-        raise Unreadable("not a time in milliseconds")
-    return result / 1000 or None
+    if isinstance(value, str) and value.isdigit() and len(value) <= digits:
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**digits:
+        return value
+    raise Unreadable(unreadable)
 
 
 def milliseconds(value: Any) -> float | None:
