@@ -159,7 +159,7 @@ def poll(run, *names):
 
 def test_options_and_mmp_are_asked_every_poll_while_options_are_held(simulator):
     account = desk(books=[option("BTC-27DEC26-100000-C"), option("ETH-26DEC26-4000-P-USDT")],
-                   mmp_coins={"BTC": Mmp()})
+                   mmp_coins={"BTC": Mmp()})  # MMP on BTC; ETH has none: an empty list
     sim = simulator([account])
     store = Store(stale_after=300)
     run = runner(sim.url, store)
@@ -176,9 +176,26 @@ def test_options_and_mmp_are_asked_every_poll_while_options_are_held(simulator):
             assert calls(account, options.ASSETS_PATH, mark) == [""]
             assert sorted(calls(account, "/v5/account/mmp-state", mark)) == [
                 "baseCoin=BTC", "baseCoin=ETH"]
-        symbols = {labels[1] for (_, name, labels) in store_values(store)
-                   if name == "bybit_position_delta"}
+        found = store_values(store)
+        symbols = {labels[1] for (_, name, labels) in found if name == "bybit_position_delta"}
         assert symbols == {"BTC-27DEC26-100000-C", "ETH-26DEC26-4000-P-USDT"}
+        assert found[("mmp", "bybit_mmp_enabled", ("BTC",))] == 1.0
+        assert found[("mmp", "bybit_mmp_enabled", ("ETH",))] == 0.0  # none on ETH
+    finally:
+        run.client.close()
+
+
+def test_an_options_account_without_mmp_has_it_disabled_not_failing(simulator):
+    account = desk(books=[option("BTC-27DEC26-100000-C")], mmp_coins=None)  # 110065
+    sim = simulator([account])
+    store = Store(stale_after=300)
+    run = runner(sim.url, store)
+    try:
+        poll(run, "wallet", "positions", "options", "mmp")
+        assert calls(account, "/v5/account/mmp-state") == ["baseCoin=BTC"]
+        assert store_values(store, ("mmp",)) == {("mmp", "bybit_mmp_enabled", ("BTC",)): 0.0}
+        [state] = [s for s in store.states() if s.key.collector == "mmp"]
+        assert state.up and state.failure_reason is None
     finally:
         run.client.close()
 
@@ -198,7 +215,7 @@ def test_without_the_options_collector_the_first_positions_poll_asks_for_options
 
 
 def test_without_options_the_option_calls_come_every_5_minutes_and_values_stay(simulator):
-    account = desk(mmp_coins=None)  # no options, no MMP: 110065
+    account = desk(mmp_coins=None)  # no options, no MMP
     sim = simulator([account])
     store = Store(stale_after=3600)
     run = runner(sim.url, store)
@@ -209,12 +226,11 @@ def test_without_options_the_option_calls_come_every_5_minutes_and_values_stay(s
                     run.pollers["mmp"].choose):
         chooser.monotonic = lambda: now[0]
     try:
-        poll(run, "wallet", "positions", "options", "mmp")  # the first poll asks everything
+        poll(run, "wallet", "positions", "options", "mmp")  # the greeks at once; no MMP to ask
         assert len(calls(account, options.GREEKS_PATH)) == 1
-        assert sorted(calls(account, "/v5/account/mmp-state")) == [
-            mmp.query_of(coin) for coin in sorted(mmp.PLANNED)]
+        assert calls(account, "/v5/account/mmp-state") == []  # no base coin holds options
         first = store_values(store, ("options", "mmp"))
-        assert first[("mmp", "bybit_mmp_enabled", ("BTC",))] == 0.0  # no MMP: not a failure
+        assert first == {}  # no greeks, no option margin, no MMP: nothing, never 0
         mark = len(account.calls)
         for _ in range(4):  # two minutes of polls: nothing asked, what was answered stands
             now[0] += 30
@@ -227,7 +243,8 @@ def test_without_options_the_option_calls_come_every_5_minutes_and_values_stay(s
         poll(run, "wallet", "positions", "options", "mmp")
         assert calls(account, "/v5/position/list", mark).count(positions.OPTION) == 1
         assert len(calls(account, options.GREEKS_PATH, mark)) == 1
-        assert len(calls(account, "/v5/account/mmp-state", mark)) == len(mmp.PLANNED)
+        assert calls(account, "/v5/account/mmp-state", mark) == []
+        assert all(state.up for state in store.states() if state.key.collector == "mmp")
     finally:
         run.client.close()
 

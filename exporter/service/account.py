@@ -119,8 +119,7 @@ class AccountRunner:
             chosen = option_queries(book, self._max_age(options))
             options.observe, options.choose = both(chosen.observe, book.observe_greeks), chosen
         if mmp is not None:
-            coins = BaseCoinQueries(book)
-            mmp.observe, mmp.choose = coins.observe, coins
+            mmp.choose = BaseCoinQueries(book)
 
     def _max_age(self, poller: Poller) -> float:
         """How long a poller's answers are evidence: one interval, its drift and a timeout."""

@@ -195,8 +195,8 @@ def option_queries(book: OptionBook, max_age: float,
 
 class BaseCoinQueries:
     """The MMP poller's choice: every base coin the account holds options in, every poll while
-    it holds any; the coins asked before, every 5 minutes, while it holds none. Nothing known
-    yet: the poller asks the planned coins."""
+    it holds any; the coins asked before, every 5 minutes, while it holds none; nothing where
+    it never held options."""
 
     def __init__(self, book: OptionBook, monotonic: Callable[[], float] = time.monotonic):
         self.book = book
@@ -212,10 +212,6 @@ class BaseCoinQueries:
         self._asked |= held
         self._last = now
         return tuple(map(mmp.query_of, sorted(self._asked)))
-
-    def observe(self, _: Target, answers: Answers) -> None:
-        """The coins an answer was asked for (the planned ones, before any evidence)."""
-        self._asked |= {query.removeprefix("baseCoin=") for query, _ in answers}
 
 
 Observer = Callable[[Target, Answers], None]

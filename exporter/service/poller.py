@@ -105,10 +105,8 @@ class Poller:
         """The target's answers as samples, and the rate-limit requests left."""
         key = self.key(target)
         queries = target.queries if self.choose is None else self.choose(target)
-        if not queries and self.endpoint.keeps_unasked:
-            if key in self._kept:  # nothing to ask: the last answer, a success, stands
-                return self._kept[key], self._remaining
-            queries = target.queries
+        if not queries and key in self._kept:  # nothing to ask: the last answer stands
+            return self._kept[key], self._remaining
         answers, remaining = self._fetch(queries)
         payloads = [payload for _, payload in answers]
         context = self._context(target, payloads, tuple(query for query, _ in answers))

@@ -13,7 +13,8 @@ from exporter.metrics.fields import (Field, Reader, Translation, flag, millis_ti
                                      number)
 
 NO_MMP = frozenset({110062, 110065})  # "no MMP information", "MMP hasn't yet been enabled"
-# The base coins planned for (the request plan's worst case) and asked before any evidence
+# What the request plan counts without evidence: a desk on Bybit's main option coins. The poller
+# asks the base coins the account holds options in (exporter.service.evidence), typically one.
 PLANNED = ("BTC", "ETH", "SOL")
 REFRESH_SECONDS = 300.0  # asked at least this often while no options are held
 
@@ -93,4 +94,5 @@ ENDPOINT = Endpoint(
     permission="Options",
     keeps_unasked=True,
     answer_codes=NO_MMP,
+    typical_requests=lambda _: 1.0,
 )
