@@ -212,7 +212,7 @@ def test_pod_meets_the_restricted_profile(objects):
     assert pod["serviceAccountName"] == account["metadata"]["name"]
     assert account["automountServiceAccountToken"] is False
     assert pod["automountServiceAccountToken"] is False
-    assert box["resources"] == {"requests": {"cpu": "50m", "memory": "96Mi"},
+    assert box["resources"] == {"requests": {"cpu": "50m", "memory": "112Mi"},
                                 "limits": {"memory": "256Mi"}}
 
 
