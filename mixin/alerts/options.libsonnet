@@ -6,11 +6,9 @@ local promql = import '../lib/promql.libsonnet';
   local config = $._config,
   local series(name, matchers='') = promql.metric(name, [matchers, config.selector]),
 
-  // `selector`, or, while the collector's polls are not known good, the last value seen in the
-  // hold window (an exporter that went away resolves nothing).
+  // while the collector's polls are not known good, the last value seen (promql.held)
   local held(selector, collector) =
-    '(%(s)s or (last_over_time(%(s)s[10m]) unless on (job, instance, account) %(up)s == 1))'
-    % { s: selector, up: series('bybit_collector_up', 'collector="%s"' % collector) },
+    promql.held(selector, series('bybit_collector_up', 'collector="%s"' % collector)),
 
   // One rule per base coin and greek of _config.optionGreekLimits.
   local greekLimit(coin, greek, limit) = {

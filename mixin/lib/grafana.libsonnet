@@ -76,6 +76,21 @@ local panel(type, title, description, unit, targets, w, h) = {
       options: { showHeader: true, cellHeight: 'sm', footer: { show: false, reducer: ['sum'], countRows: false, fields: '' } },
     },
 
+  // A table's instant queries merged into one row per series: `columns` are [query, column name]
+  // pairs (query i answers as "Value #<A+i>"), `order` puts the label columns first, `hidden`
+  // names more fields to leave out. Use it as the table's transformations.
+  mergedColumns(columns, order, hidden=[]):: [
+    { id: 'merge', options: {} },
+    {
+      id: 'organize',
+      options: {
+        excludeByName: { Time: true, job: true, instance: true, __name__: true } + { [h]: true for h in hidden },
+        indexByName: order,
+        renameByName: { ['Value #' + std.char(65 + i)]: columns[i][1] for i in std.range(0, std.length(columns) - 1) },
+      },
+    },
+  ],
+
   // A query variable over label values, filtered by the variables before it.
   local variable(name, label, query) = {
     type: 'query',

@@ -16,4 +16,10 @@
   seconds(duration)::
     local unit = duration[std.length(duration) - 1];
     std.parseInt(duration[:std.length(duration) - 1]) * { s: 1, m: 60, h: 3600, d: 86400 }[unit],
+
+  // `selector`, or, while `up` (the selector of a collector's bybit_collector_up) is not 1, the
+  // last value seen in the hold window: an exporter that went away resolves nothing.
+  held(selector, up)::
+    '(%(s)s or (last_over_time(%(s)s[10m]) unless on (job, instance, account) %(up)s == 1))'
+    % { s: selector, up: up },
 }

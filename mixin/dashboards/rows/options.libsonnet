@@ -29,18 +29,6 @@ local g = import '../../lib/grafana.libsonnet';
     [s.account('bybit_mmp_delta_limit'), 'Delta limit'],
     [s.account('bybit_mmp_vega_limit'), 'Vega limit'],
   ],
-  local renamed(columns) = { ['Value #' + std.char(65 + i)]: columns[i][1] for i in std.range(0, std.length(columns) - 1) },
-  local organised(columns, order) = [
-    { id: 'merge', options: {} },
-    {
-      id: 'organize',
-      options: {
-        excludeByName: { Time: true, job: true, instance: true, __name__: true },
-        indexByName: order,
-        renameByName: renamed(columns),
-      },
-    },
-  ],
   local greeks(greek, title) = g.timeseries(
     title,
     'bybit_greeks_%s: the %s of the account\'s options on each base coin, summed by Bybit (coin-greeks).' % [greek, greek],
@@ -61,7 +49,7 @@ local g = import '../../lib/grafana.libsonnet';
         'none',
         [g.tableQuery(c[0]) for c in bookColumns],
       ) {
-        transformations: organised(bookColumns, { account: 0, category: 1, symbol: 2, side: 3, position_idx: 4 }),
+        transformations: g.mergedColumns(bookColumns, { account: 0, category: 1, symbol: 2, side: 3, position_idx: 4 }),
         fieldConfig+: {
           overrides: [{ matcher: { id: 'byName', options: 'Time to expiry' }, properties: [{ id: 'unit', value: 's' }] }],
         },
@@ -74,7 +62,7 @@ local g = import '../../lib/grafana.libsonnet';
         [g.tableQuery(c[0]) for c in marginColumns],
         w=12,
       ) {
-        transformations: organised(marginColumns, { account: 0, coin: 1 }),
+        transformations: g.mergedColumns(marginColumns, { account: 0, coin: 1 }),
       },
       g.table(
         'Market-maker protection',
@@ -83,7 +71,7 @@ local g = import '../../lib/grafana.libsonnet';
         [g.tableQuery(c[0]) for c in mmpColumns],
         w=12,
       ) {
-        transformations: organised(mmpColumns, { account: 0, base_coin: 1 }),
+        transformations: g.mergedColumns(mmpColumns, { account: 0, base_coin: 1 }),
         fieldConfig+: {
           overrides: [
             {

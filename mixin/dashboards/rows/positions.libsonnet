@@ -28,17 +28,7 @@ local promql = import '../../lib/promql.libsonnet';
         'none',
         [g.tableQuery(s.account(c[0])) for c in columns],
       ) {
-        transformations: [
-          { id: 'merge', options: {} },
-          {
-            id: 'organize',
-            options: {
-              excludeByName: { Time: true, job: true, instance: true, __name__: true },
-              indexByName: { account: 0, category: 1, symbol: 2, side: 3, position_idx: 4 },
-              renameByName: { ['Value #' + std.char(65 + i)]: columns[i][1] for i in std.range(0, std.length(columns) - 1) },
-            },
-          },
-        ],
+        transformations: g.mergedColumns(columns, { account: 0, category: 1, symbol: 2, side: 3, position_idx: 4 }),
         fieldConfig+: {
           overrides: [
             {

@@ -26,18 +26,6 @@ local promql = import '../../lib/promql.libsonnet';
     [s.account('bybit_coin_borrow_usage_ratio') + ' and on (job, instance, account, coin) ' + borrowed, 'Limit in use'],
     [s.account('bybit_coin_available_to_borrow') + ' and on (job, instance, account, coin) ' + borrowed, 'Available to borrow'],
   ],
-  local renamed(columns) = { ['Value #' + std.char(65 + i)]: columns[i][1] for i in std.range(0, std.length(columns) - 1) },
-  local organised(columns, order) = [
-    { id: 'merge', options: {} },
-    {
-      id: 'organize',
-      options: {
-        excludeByName: { Time: true, job: true, instance: true, __name__: true, 'In status': true },
-        indexByName: order,
-        renameByName: renamed(columns),
-      },
-    },
-  ],
   local ratio(name, steps) = {
     matcher: { id: 'byName', options: name },
     properties: [
@@ -56,7 +44,7 @@ local promql = import '../../lib/promql.libsonnet';
         'none',
         [g.tableQuery(c[0]) for c in positionColumns],
       ) {
-        transformations: organised(positionColumns, { account: 0, category: 1, symbol: 2, side: 3, position_idx: 4, status: 5 }),
+        transformations: g.mergedColumns(positionColumns, { account: 0, category: 1, symbol: 2, side: 3, position_idx: 4, status: 5 }, hidden=['In status']),
         fieldConfig+: {
           overrides: [
             ratio('Stop coverage', [['red', null], ['orange', 0.5], ['green', 1]]),
@@ -87,7 +75,7 @@ local promql = import '../../lib/promql.libsonnet';
         [g.tableQuery(c[0]) for c in orderColumns],
         w=12,
       ) {
-        transformations: organised(orderColumns, { account: 0, category: 1, symbol: 2, side: 3, kind: 4 }),
+        transformations: g.mergedColumns(orderColumns, { account: 0, category: 1, symbol: 2, side: 3, kind: 4 }),
       },
       g.table(
         'Borrowed coins',
@@ -96,7 +84,7 @@ local promql = import '../../lib/promql.libsonnet';
         [g.tableQuery(c[0]) for c in borrowColumns],
         w=12,
       ) {
-        transformations: organised(borrowColumns, { account: 0, coin: 1 }),
+        transformations: g.mergedColumns(borrowColumns, { account: 0, coin: 1 }),
         fieldConfig+: {
           overrides: [
             ratio('Yearly rate', [['green', null], ['red', config.borrowRateYearlyWarningRatio]]),
