@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from exporter.bybit.budget import BudgetClosed
 from exporter.bybit.client import BybitClient
 from exporter.bybit.answers import InvalidResponse, next_cursor
-from exporter.bybit.endpoint import Context, Endpoint, Instrument, Target
+from exporter.bybit.endpoint import Context, Endpoint, Target
 from exporter.bybit.errors import PollError
+from exporter.bybit.instruments import Expiries
 from exporter.metrics.fields import Translation
 from exporter.metrics.reasons import Reason
 from exporter.service.store import Store, TargetKey
@@ -53,8 +54,7 @@ class Poller:
         self.choose: Callable[[Target], tuple[str, ...]] | None = None
         self.wallet_coins: Callable[[], frozenset[str] | None] | None = None
         # when the instruments an answer names expire (the hosts' shared ExpiryBook)
-        self.expiries: Callable[[str, Iterable[Instrument]],
-                                Mapping[Instrument, float]] | None = None
+        self.expiries: Expiries | None = None
         self._kept: dict[TargetKey, Translation] = {}  # endpoints that keep unasked answers
 
     def key(self, target: Target) -> TargetKey:
